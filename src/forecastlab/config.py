@@ -1,0 +1,101 @@
+"""Loading and validating params.yaml against its JSON schema.
+
+Imports neither TensorFlow nor MLflow: Snakemake calls it while parsing the Snakefile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+
+class ParamsError(ValueError):
+    """params.yaml does not satisfy its schema; the message names the offending key."""
+
+
+def load_yaml(path: str | Path) -> Any:
+    """Parse a YAML file, naming the file and line of a syntax error."""
+    try:
+        with open(path) as handle:
+            return yaml.safe_load(handle)
+    except yaml.YAMLError as err:
+        raise ParamsError(f"{path}: not valid YAML: {err}") from err
+
+
+def key_path(parts: Any) -> str:
+    """Render a jsonschema path deque as `studies.sine.windows.lengths[0]`."""
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "<top level>"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    where = key_path(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        inside = f" in {where}" if error.absolute_path else ""
+        return f"unknown key {', '.join(map(repr, unknown))}{inside} (allowed: {', '.join(allowed)})"
+    if error.validator == "propertyNames":
+        return f"{where}: unknown name {error.instance!r}: {error.message}"
+    return f"{where}: {error.message}"
+
+
+def _fill_defaults(instance: Any, schema: Mapping[str, Any], root: Mapping[str, Any]) -> None:
+    """Insert schema defaults for missing properties, recursively, following local $refs."""
+    if "$ref" in schema:
+        schema = root["$defs"][schema["$ref"].removeprefix("#/$defs/")]
+    if not isinstance(instance, dict):
+        return
+    properties = schema.get("properties", {})
+    for name, sub in properties.items():
+        if name not in instance and "default" in sub:
+            instance[name] = json.loads(json.dumps(sub["default"]))
+        if name in instance:
+            _fill_defaults(instance[name], sub, root)
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):
+        for name, value in instance.items():
+            if name not in properties:
+                _fill_defaults(value, extra, root)
+
+
+def validate_params(params: Any, schema: Mapping[str, Any], source: str = "params.yaml") -> dict:
+    """Check `params` against `schema`, fill defaults in place and return it.
+
+    Raises ParamsError naming `source` and the first offending key.
+    """
+    if not isinstance(params, dict):
+        raise ParamsError(f"{source}: expected a mapping of keys at the top level")
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(params), key=lambda e: list(e.absolute_path))
+    if errors:
+        details = "\n  ".join(_describe(e) for e in errors)
+        raise ParamsError(f"{source} is invalid:\n  {details}")
+    _fill_defaults(params, schema, schema)
+    _check_cross_keys(params, source)
+    return params
+
+
+def _check_cross_keys(params: dict, source: str) -> None:
+    """Rules a JSON schema cannot express: every architecture a study lists is configured."""
+    for study, spec in params["studies"].items():
+        for arch in spec["architectures"]:
+            if arch not in spec["models"]:
+                raise ParamsError(
+                    f"{source} is invalid:\n  studies.{study}.architectures: {arch!r} has no "
+                    f"hyperparameters under studies.{study}.models"
+                )
+
+
+def params_hash(params: Mapping[str, Any]) -> str:
+    """Stable short hash of a params mapping (key order does not matter)."""
+    text = json.dumps(params, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

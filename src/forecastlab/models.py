@@ -1,0 +1,85 @@
+"""Architecture builders, keyed by the names params.yaml uses.
+
+Every builder takes the architecture's hyperparameters and an input length (None for
+sequences of any length) and returns an uncompiled functional Keras model whose layers
+have stable names, so weights can be exported by name and copied between variants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import keras
+import numpy as np
+
+Builder = Callable[..., keras.Model]
+
+
+def build_rnn1(
+    hp: Mapping[str, Any],
+    input_length: int | None,
+    *,
+    return_sequences: bool = False,
+    batch_size: int | None = None,
+    stateful: bool = False,
+) -> keras.Model:
+    """The first tutorial's 5-weight model: SimpleRNN(units) named "RNN", then Dense(1).
+
+    Input (batch, input_length, 1) -> output (batch, 1), or (batch, T, 1) with
+    return_sequences (Dense applies to every step).
+    """
+    inputs = keras.Input(shape=(input_length, 1), batch_size=batch_size, name="series")
+    hidden = keras.layers.SimpleRNN(
+        hp["units"],
+        activation=hp["activation"],
+        return_sequences=return_sequences,
+        stateful=stateful,
+        name="RNN",
+    )(inputs)
+    outputs = keras.layers.Dense(1, name="dense")(hidden)
+    return keras.Model(inputs, outputs, name="rnn1")
+
+
+ARCHITECTURES: dict[str, Builder] = {"rnn1": build_rnn1}
+
+# The layer whose per-step output is the hidden state shown and verified by hand.
+HIDDEN_LAYER: dict[str, str] = {"rnn1": "RNN"}
+
+
+def build_model(arch: str, hp: Mapping[str, Any], input_length: int | None, **variant) -> keras.Model:
+    """Build architecture `arch`; `variant` passes return_sequences, batch_size, stateful."""
+    if arch not in ARCHITECTURES:
+        raise KeyError(f"unknown architecture {arch!r}; known: {', '.join(sorted(ARCHITECTURES))}")
+    return ARCHITECTURES[arch](hp, input_length, **variant)
+
+
+def compile_model(model: keras.Model, hp: Mapping[str, Any]) -> keras.Model:
+    """Compile with the optimizer and learning rate named in `hp`, MSE loss."""
+    optimizer = keras.optimizers.get(
+        {"class_name": hp["optimizer"], "config": {"learning_rate": hp["learning_rate"]}}
+    )
+    model.compile(optimizer=optimizer, loss="mse")
+    return model
+
+
+def export_weights(model: keras.Model) -> dict[str, np.ndarray]:
+    """Every weight as `layer/variable` (e.g. `RNN/kernel`, `dense/bias`) -> float32 array."""
+    return {
+        f"{layer.name}/{variable.name}": np.asarray(variable.numpy(), dtype=np.float32)
+        for layer in model.layers
+        for variable in layer.weights
+    }
+
+
+def copy_weights(source: keras.Model, target: keras.Model) -> keras.Model:
+    """Copy weights layer by layer, matched by name (variants share names, not shapes of I/O)."""
+    for layer in target.layers:
+        if layer.weights:
+            layer.set_weights(source.get_layer(layer.name).get_weights())
+    return target
+
+
+def parameter_count(model: keras.Model) -> int:
+    """Number of trainable and non-trainable scalars."""
+    return int(model.count_params())

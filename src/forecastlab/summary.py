@@ -1,0 +1,57 @@
+"""Aggregating per-model results into DVC metrics and plot data files."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from forecastlab.io import atomic_path
+
+
+def metrics_entry(evaluation: Mapping[str, Any], training: Mapping[str, Any], verification: Mapping[str, Any]) -> dict:
+    """The headline numbers of one trained model, as `dvc metrics show` lists them."""
+    modes = evaluation["modes"]
+    return {
+        "final_val_loss": training.get("final_val_loss"),
+        **{f"{mode}_mse": metrics["mse"] for mode, metrics in modes.items()},
+        "stateful_to_stateless_mse": evaluation["stateful_to_stateless_mse"],
+        "verify_max_abs_error": max(m["max_abs_error"] for m in verification["modes"].values()),
+        "verified": bool(verification["passed"]),
+    }
+
+
+def write_csv(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Rows of equal keys as a CSV with a header, written atomically."""
+    rows = list(rows)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def loss_rows(history: Mapping[str, list[float]]) -> list[dict[str, float]]:
+    """{"loss": [...], "val_loss": [...]} -> one row per epoch (epoch counts from 1)."""
+    keys = list(history)
+    return [
+        {"epoch": epoch + 1, **{key: history[key][epoch] for key in keys}}
+        for epoch in range(len(history[keys[0]]))
+    ]
+
+
+def prediction_rows(arrays: Mapping[str, np.ndarray], length: int, upto: int = 200) -> list[dict]:
+    """Truth and both modes' forecasts for test steps length..upto-1 (forecast of step t at t)."""
+    series = arrays["test_series"]
+    last = min(upto, len(series))
+    return [
+        {
+            "step": t,
+            "truth": float(series[t]),
+            "stateless": float(arrays["stateless"][t - length]),
+            "stateful": float(arrays["stateful"][t - 1]),
+        }
+        for t in range(length, last)
+    ]

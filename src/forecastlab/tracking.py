@@ -1,0 +1,124 @@
+"""MLflow logging: one run per (study, window, architecture), written by several jobs.
+
+The training job creates the run and records its id next to the model; evaluation and
+verification append to that run. The store and experiments are created once, serially,
+before parallel jobs start (`init_store`), because concurrent first use of a SQLite
+store races on its schema migrations.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+
+# MLflow refuses batches larger than this.
+_BATCH = 1000
+
+
+def tracking_uri(root: str | Path = ".") -> str:
+    """MLFLOW_TRACKING_URI if set, else an absolute sqlite:///<root>/mlflow.db."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(root).resolve()}/mlflow.db"
+
+
+def _artifact_location(uri: str, name: str) -> str | None:
+    """Next to a local SQLite store, artifacts go to <root>/mlartifacts/<experiment>."""
+    if not uri.startswith("sqlite:///"):
+        return None  # a tracking server decides
+    root = Path(uri.removeprefix("sqlite:///")).parent
+    return (root / "mlartifacts" / name).as_uri()
+
+
+def init_store(uri: str, experiments: Iterable[str]) -> dict[str, str]:
+    """Create the store (if new) and each experiment (if missing); return name -> id."""
+    client = MlflowClient(uri)
+    ids = {}
+    for name in experiments:
+        found = client.get_experiment_by_name(name)
+        ids[name] = (
+            found.experiment_id
+            if found
+            else client.create_experiment(name, artifact_location=_artifact_location(uri, name))
+        )
+    return ids
+
+
+def git_commit(cwd: str | Path = ".") -> str:
+    """HEAD's commit id, or "unknown" outside a git checkout."""
+    result = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=False
+    )
+    return result.stdout.strip() if result.returncode == 0 else "unknown"
+
+
+def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """{"model": {"units": 1}} -> {"model.units": "1"}: MLflow params are flat strings."""
+    flat: dict[str, str] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = str(value)
+    return flat
+
+
+def start_run(
+    uri: str, experiment: str, run_name: str, params: Mapping[str, Any], tags: Mapping[str, str]
+) -> str:
+    """Create a run in `experiment` with flat params and tags; return its id."""
+    client = MlflowClient(uri)
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        raise RuntimeError(
+            f"MLflow experiment {experiment!r} is missing from {uri}; "
+            "the workflow creates it at start (workflow/scripts/init_tracking.py)"
+        )
+    run = client.create_run(found.experiment_id, run_name=run_name, tags=dict(tags))
+    flat = [Param(k, v) for k, v in flatten(params).items()]
+    for start in range(0, len(flat), 100):
+        client.log_batch(run.info.run_id, params=flat[start : start + 100])
+    return run.info.run_id
+
+
+def log_history(uri: str, run_id: str, history: Mapping[str, list[float]]) -> None:
+    """Per-epoch metrics (step = epoch index), in batches of at most 1000 values."""
+    now = int(time.time() * 1000)
+    metrics = [
+        Metric(key, float(value), now, step)
+        for key, values in history.items()
+        for step, value in enumerate(values)
+    ]
+    client = MlflowClient(uri)
+    for start in range(0, len(metrics), _BATCH):
+        client.log_batch(run_id, metrics=metrics[start : start + _BATCH])
+
+
+def log_results(
+    uri: str,
+    run_id: str,
+    metrics: Mapping[str, float],
+    tags: Mapping[str, str] | None = None,
+    artifacts: Iterable[str | Path] = (),
+) -> None:
+    """Final metrics and tags in one batch, then artifact files."""
+    now = int(time.time() * 1000)
+    client = MlflowClient(uri)
+    client.log_batch(
+        run_id,
+        metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
+        tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()],
+    )
+    for path in artifacts:
+        client.log_artifact(run_id, str(path))
+
+
+def finish_run(uri: str, run_id: str) -> None:
+    """Mark the run finished (the last job that writes to it calls this)."""
+    MlflowClient(uri).set_terminated(run_id, "FINISHED")

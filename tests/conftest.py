@@ -1,0 +1,72 @@
+"""Shared fixtures: the repository's paths and a tiny, fast copy of the pipeline."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+# Everything the pipeline needs to run in another directory (outputs excluded).
+PIPELINE_FILES = ["Snakefile", "dvc.yaml", "workflow", "src", "data/external"]
+
+
+def tiny_params() -> dict:
+    """The sine study shrunk to seconds: 201 points, windows 2 and 5, 3 epochs."""
+    return {
+        "studies": {
+            "sine": {
+                "seed": 7,
+                "source": {"kind": "sine", "period": 10, "cycles": 20, "noise": 0.0},
+                "split": {"test_share": 0.25},
+                "windows": {"lengths": [2, 5]},
+                "architectures": ["rnn1"],
+                "models": {
+                    "rnn1": {"units": 1, "activation": "tanh", "optimizer": "rmsprop",
+                             "learning_rate": 0.01, "batch_size": 32, "epochs": 3,
+                             "validation_split": 0.1},
+                },
+            }
+        },
+        "verification": {"atol": 1e-5},
+    }
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True, **env: str) -> subprocess.CompletedProcess:
+    """Run a command from the venv's bin folder, capturing text output."""
+    environment = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **env}
+    environment.pop("MLFLOW_TRACKING_URI", None)
+    result = subprocess.run(cmd, cwd=cwd, env=environment, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def make_pipeline_copy(root: Path, params: dict) -> Path:
+    """A git repository holding the pipeline's code and `params` as params.yaml."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name in PIPELINE_FILES:
+        source, target = REPO / name, root / name
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    shutil.copy2(REPO / ".gitignore", root / ".gitignore")
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], root)
+    run(["git", "config", "user.email", "test@example.com"], root)
+    run(["git", "config", "user.name", "forecastlab tests"], root)
+    return root
+
+
+@pytest.fixture
+def pipeline_copy(tmp_path: Path) -> Path:
+    return make_pipeline_copy(tmp_path / "repo", tiny_params())

@@ -1,0 +1,60 @@
+import copy
+
+import pytest
+
+from forecastlab.config import ParamsError, load_yaml, params_hash, validate_params
+from tests.conftest import REPO, tiny_params
+
+SCHEMA = load_yaml(REPO / "workflow/schemas/params.schema.yaml")
+
+
+def test_repository_params_are_valid_and_defaults_fill_in():
+    params = validate_params(load_yaml(REPO / "params.yaml"), SCHEMA)
+    assert params["studies"]["sine"]["windows"]["lengths"] == [2, 10, 50]
+
+    minimal = {"studies": {"s": {"source": {"kind": "sine"}, "architectures": ["rnn1"],
+                                 "models": {"rnn1": {}}}}}
+    filled = validate_params(minimal, SCHEMA)
+    assert filled["studies"]["s"]["split"]["test_share"] == 0.25
+    assert filled["studies"]["s"]["models"]["rnn1"]["epochs"] == 1000
+    assert filled["verification"]["atol"] == 1e-5
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (("studies", "sine", "windows", "lengths"), [0, 5], "studies.sine.windows.lengths[0]: 0 is less than the minimum of 1"),
+        (("studies", "sine", "models", "rnn1", "epochs"), -3, "studies.sine.models.rnn1.epochs: -3 is less than the minimum of 1"),
+        (("studies", "sine", "architectures"), ["transformer"], "studies.sine.architectures[0]: 'transformer' is not one of ['rnn1']"),
+        (("studies", "sine", "split", "test_share"), 1.5, "studies.sine.split.test_share: 1.5 is greater than or equal to the maximum of 1"),
+        (("studies", "sine", "windows", "stride"), 3, "unknown key 'stride' in studies.sine.windows (allowed: lengths)"),
+    ],
+)
+def test_bad_params_name_the_key(path, value, expected):
+    params = tiny_params()
+    node = params
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(ParamsError) as error:
+        validate_params(params, SCHEMA, source="tiny.yaml")
+    assert str(error.value) == f"tiny.yaml is invalid:\n  {expected}"
+
+
+def test_unknown_top_level_key_and_missing_model():
+    params = tiny_params() | {"epochs": 5}
+    with pytest.raises(ParamsError, match=r"unknown key 'epochs' \(allowed: studies, verification\)"):
+        validate_params(params, SCHEMA)
+    params = tiny_params()
+    del params["studies"]["sine"]["models"]["rnn1"]
+    with pytest.raises(ParamsError, match=r"studies.sine.architectures: 'rnn1' has no hyperparameters"):
+        validate_params(params, SCHEMA)
+
+
+def test_params_hash_ignores_key_order_but_not_values():
+    a = {"x": 1, "y": {"z": 2}}
+    b = {"y": {"z": 2}, "x": 1}
+    assert params_hash(a) == params_hash(b)
+    c = copy.deepcopy(a)
+    c["y"]["z"] = 3
+    assert params_hash(a) != params_hash(c)

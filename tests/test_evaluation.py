@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+
+from forecastlab.data import sine_wave
+from forecastlab.evaluation import (
+    compare_modes,
+    point_metrics,
+    stateful_predict,
+    stateful_predict_stepwise,
+    stateless_predict,
+)
+from forecastlab.models import build_model
+from forecastlab.windows import sliding_windows
+from tests.conftest import tiny_params
+
+HP = tiny_params()["studies"]["sine"]["models"]["rnn1"]
+
+
+@pytest.fixture(scope="module")
+def model():
+    import keras
+
+    keras.utils.set_random_seed(3)
+    model = build_model("rnn1", HP, 4)
+    # Weights away from zero so that the state matters.
+    model.get_layer("RNN").set_weights([np.array([[0.9]]), np.array([[0.7]]), np.array([0.1])])
+    model.get_layer("dense").set_weights([np.array([[1.3]]), np.array([-0.2])])
+    return model
+
+
+def test_one_call_stateful_equals_the_per_step_stateful_model(model):
+    series = sine_wave(10, 4, 0.4, seed=0)[:30]
+    one_call, hidden = stateful_predict(model, "rnn1", HP, series)
+    stepwise = stateful_predict_stepwise(model, "rnn1", HP, series)
+    assert one_call.shape == (30,) and hidden.shape == (30, 1)
+    np.testing.assert_allclose(one_call, stepwise, atol=1e-5)
+    # The state is really carried: a fresh start from step 10 gives other forecasts.
+    restarted, _ = stateful_predict(model, "rnn1", HP, series[10:])
+    assert np.abs(restarted[:3] - one_call[10:13]).max() > 1e-3
+
+
+def test_stateless_equals_predict_on_windows(model):
+    inputs, _ = sliding_windows(sine_wave(10, 4, 0.0, seed=0), 4)
+    predictions, hidden = stateless_predict(model, "rnn1", inputs)
+    np.testing.assert_allclose(predictions, model.predict(inputs, verbose=0)[:, 0], atol=1e-6)
+    assert hidden.shape == (len(inputs), 1)
+
+
+def test_compare_modes_scores_both_on_the_same_targets():
+    series = np.arange(8.0)
+    length = 3
+    stateless = series[length:] + 1.0  # error 1 everywhere
+    stateful = np.append(series[1:], 0.0) + 2.0  # stateful[t] forecasts t + 1, error 2
+    modes = compare_modes(series, length, stateless, stateful)
+    assert modes["stateless"] == {"mse": 1.0, "rmse": 1.0, "mae": 1.0, "n": 5}
+    assert modes["stateful"] == {"mse": 4.0, "rmse": 2.0, "mae": 2.0, "n": 5}
+    assert modes["stateful_all"]["n"] == 7
+
+
+def test_point_metrics_match_their_formulas():
+    metrics = point_metrics(np.array([1.0, 2.0, 4.0]), np.array([1.0, 3.0, 1.0]))
+    assert metrics["mse"] == pytest.approx((0 + 1 + 9) / 3)
+    assert metrics["rmse"] == pytest.approx(np.sqrt(10 / 3))
+    assert metrics["mae"] == pytest.approx(4 / 3)

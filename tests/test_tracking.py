@@ -1,0 +1,45 @@
+from mlflow.tracking import MlflowClient
+
+from forecastlab.tracking import (
+    finish_run,
+    flatten,
+    init_store,
+    log_history,
+    log_results,
+    start_run,
+    tracking_uri,
+)
+
+
+def test_tracking_uri_defaults_to_an_absolute_sqlite_file(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert tracking_uri(tmp_path) == f"sqlite:///{tmp_path}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    assert tracking_uri(tmp_path) == "http://127.0.0.1:5000"
+
+
+def test_flatten_nests_with_dots():
+    assert flatten({"a": 1, "m": {"units": 2, "o": {"lr": 0.1}}}) == {"a": "1", "m.units": "2", "m.o.lr": "0.1"}
+
+
+def test_a_run_receives_params_history_results_and_artifacts(tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    ids = init_store(uri, ["sine"])
+    assert init_store(uri, ["sine"]) == ids  # idempotent
+    run_id = start_run(uri, "sine", "sine/w2/rnn1", {"window": 2, "model": {"units": 1}}, {"git_commit": "abc"})
+    history = {"loss": [float(i) for i in range(1500)], "val_loss": [0.5] * 1500}
+    log_history(uri, run_id, history)
+    artifact = tmp_path / "weights.npz"
+    artifact.write_bytes(b"123")
+    log_results(uri, run_id, {"stateless_mse": 0.25}, tags={"verified": "true"}, artifacts=[artifact])
+    finish_run(uri, run_id)
+
+    client = MlflowClient(uri)
+    run = client.get_run(run_id)
+    assert run.info.run_name == "sine/w2/rnn1" and run.info.status == "FINISHED"
+    assert run.data.params == {"window": "2", "model.units": "1"}
+    assert run.data.tags["git_commit"] == "abc" and run.data.tags["verified"] == "true"
+    assert run.data.metrics["stateless_mse"] == 0.25
+    losses = client.get_metric_history(run_id, "loss")
+    assert sorted(m.step for m in losses) == list(range(1500))
+    assert [a.path for a in client.list_artifacts(run_id)] == ["weights.npz"]

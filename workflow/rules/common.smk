@@ -1,0 +1,113 @@
+# Helpers shared by every rule: paths of code inputs and params taken from config.
+
+import json
+import os
+import sys
+
+# Jobs inherit this; it keeps TensorFlow's C++ start-up chatter out of the logs.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# The interpreter running Snakemake is the one with forecastlab installed.
+PYTHON = sys.executable
+STUDIES = config["studies"]
+
+
+wildcard_constraints:
+    study="[a-z][a-z0-9_]*",
+    length=r"\d+",
+    arch="[a-z][a-z0-9_]*",
+
+
+def script(name):
+    """A workflow script, listed as an input so that editing it reruns its jobs."""
+    return f"workflow/scripts/{name}.py"
+
+
+def library(*modules):
+    """Library modules a script imports, listed as inputs for the same reason."""
+    return [f"src/forecastlab/{module}.py" for module in ("__init__", "cli", "io", *modules)]
+
+
+def study_seed(wildcards):
+    return STUDIES[wildcards.study]["seed"]
+
+
+def source_json(wildcards):
+    return json.dumps(STUDIES[wildcards.study]["source"], sort_keys=True)
+
+
+def test_share(wildcards):
+    return STUDIES[wildcards.study]["split"]["test_share"]
+
+
+def data_params_json(wildcards):
+    spec = STUDIES[wildcards.study]
+    return json.dumps({"source": spec["source"], "split": spec["split"]}, sort_keys=True)
+
+
+def hyperparams_json(wildcards):
+    return json.dumps(STUDIES[wildcards.study]["models"][wildcards.arch], sort_keys=True)
+
+
+def verification_atol(wildcards):
+    return config["verification"]["atol"]
+
+
+def study_runs(study):
+    """Every (window length, architecture) pair a study trains."""
+    spec = STUDIES[study]
+    return [(length, arch) for length in spec["windows"]["lengths"] for arch in spec["architectures"]]
+
+
+def run_files(study, length, arch):
+    """Every file the pipeline writes for one trained model, by role."""
+    run = f"{study}/w{length}/{arch}"
+    return {
+        "history": f"models/{run}/history.json",
+        "weights": f"models/{run}/weights.npz",
+        "eval": f"results/eval/{run}/eval.json",
+        "predictions": f"results/eval/{run}/predictions.npz",
+        "verify": f"results/verify/{run}/verify.json",
+    }
+
+
+def runs_of(studies):
+    """One dict per trained model of `studies`: study, window, arch and its files."""
+    return [
+        {"study": study, "window": length, "arch": arch, **run_files(study, length, arch)}
+        for study in studies
+        for length, arch in study_runs(study)
+    ]
+
+
+def files_of(runs):
+    return [path for run in runs for path in run_files(run["study"], run["window"], run["arch"]).values()]
+
+
+def report_manifest(wildcards):
+    return json.dumps(runs_of([wildcards.study]))
+
+
+def report_inputs(wildcards):
+    return files_of(runs_of([wildcards.study]))
+
+
+def all_runs_json(wildcards):
+    return json.dumps(runs_of(STUDIES))
+
+
+def all_run_inputs(wildcards):
+    return files_of(runs_of(STUDIES))
+
+
+def every(role):
+    """The file of `role` (see run_files) for every trained model of every study."""
+    return [run[role] for run in runs_of(STUDIES)]
+
+
+def every_window():
+    return [
+        f"data/windows/{study}/w{length}.npz"
+        for study, spec in STUDIES.items()
+        for length in spec["windows"]["lengths"]
+    ]

@@ -1,0 +1,26 @@
+# Evaluate each trained model: stateless windows and one stateful pass over the test part.
+
+
+rule evaluate_model:
+    input:
+        model="models/{study}/w{length}/{arch}/model.keras",
+        history="models/{study}/w{length}/{arch}/history.json",
+        windows="data/windows/{study}/w{length}.npz",
+        prepared="data/prepared/{study}.npz",
+        script=script("evaluate"),
+        library=library("models", "evaluation", "training", "tracking"),
+    output:
+        metrics="results/eval/{study}/w{length}/{arch}/eval.json",
+        predictions="results/eval/{study}/w{length}/{arch}/predictions.npz",
+    params:
+        hyperparams=hyperparams_json,
+    log:
+        "logs/evaluate/{study}/w{length}/{arch}.log",
+    threads: 2
+    resources:
+        mem_mb=2000,
+    shell:
+        "{PYTHON} {input.script} --model {input.model} --history {input.history}"
+        " --windows {input.windows} --prepared {input.prepared} --arch {wildcards.arch}"
+        " --hyperparams {params.hyperparams:q} --length {wildcards.length} --threads {threads}"
+        " --metrics {output.metrics} --predictions {output.predictions} > {log} 2>&1"

@@ -1,0 +1,43 @@
+# Render one HTML report per study with papermill and nbconvert (no TensorFlow).
+
+
+rule report_study:
+    input:
+        runs=report_inputs,
+        template="workflow/notebooks/study_report.ipynb",
+        script=script("report"),
+        library=library("handcheck", "reporting", "summary"),
+    output:
+        notebook="reports/{study}.ipynb",
+        html="reports/{study}.html",
+    params:
+        manifest=report_manifest,
+    log:
+        "logs/report/{study}.log",
+    threads: 1
+    resources:
+        mem_mb=1500,
+    shell:
+        "{PYTHON} {input.script} --template {input.template} --study {wildcards.study}"
+        " --manifest {params.manifest:q} --notebook {output.notebook}"
+        " --html {output.html} > {log} 2>&1"
+
+
+rule summarize_results:
+    input:
+        runs=all_run_inputs,
+        script=script("summarize"),
+        library=library("summary"),
+    output:
+        metrics="results/metrics.json",
+        plots=directory("results/plots"),
+    params:
+        runs=all_runs_json,
+    log:
+        "logs/summarize.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+    shell:
+        "{PYTHON} {input.script} --runs {params.runs:q} --metrics {output.metrics}"
+        " --plots {output.plots} > {log} 2>&1"

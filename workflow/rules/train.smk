@@ -1,0 +1,27 @@
+# Train each (study, window length, architecture).
+
+
+rule train_model:
+    input:
+        windows="data/windows/{study}/w{length}.npz",
+        script=script("train"),
+        library=library("config", "models", "training", "tracking"),
+    output:
+        model="models/{study}/w{length}/{arch}/model.keras",
+        weights="models/{study}/w{length}/{arch}/weights.npz",
+        history="models/{study}/w{length}/{arch}/history.json",
+    params:
+        hyperparams=hyperparams_json,
+        data_params=data_params_json,
+        seed=study_seed,
+    log:
+        "logs/train/{study}/w{length}/{arch}.log",
+    threads: 2
+    resources:
+        mem_mb=2000,
+    shell:
+        "{PYTHON} {input.script} --windows {input.windows} --study {wildcards.study}"
+        " --length {wildcards.length} --arch {wildcards.arch}"
+        " --hyperparams {params.hyperparams:q} --data-params {params.data_params:q}"
+        " --seed {params.seed} --threads {threads} --model {output.model}"
+        " --weights {output.weights} --history {output.history} > {log} 2>&1"

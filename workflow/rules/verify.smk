@@ -1,0 +1,27 @@
+# Recompute every trained model by hand (numpy, no TensorFlow) and compare with Keras.
+
+
+rule verify_model:
+    input:
+        weights="models/{study}/w{length}/{arch}/weights.npz",
+        history="models/{study}/w{length}/{arch}/history.json",
+        windows="data/windows/{study}/w{length}.npz",
+        predictions="results/eval/{study}/w{length}/{arch}/predictions.npz",
+        script=script("verify"),
+        library=library("handcheck", "tracking"),
+    output:
+        "results/verify/{study}/w{length}/{arch}/verify.json",
+    params:
+        hyperparams=hyperparams_json,
+        atol=verification_atol,
+    log:
+        "logs/verify/{study}/w{length}/{arch}.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+    shell:
+        "{PYTHON} {input.script} --name {wildcards.study}/w{wildcards.length}/{wildcards.arch}"
+        " --arch {wildcards.arch} --hyperparams {params.hyperparams:q}"
+        " --weights {input.weights} --windows {input.windows}"
+        " --predictions {input.predictions} --history {input.history}"
+        " --atol {params.atol} --output {output} > {log} 2>&1"

@@ -1,0 +1,72 @@
+"""Train one architecture on one study's windows; save the model, its weights and history."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+from forecastlab.cli import configure_logging, json_object
+from forecastlab.config import params_hash
+from forecastlab.io import atomic_path, read_npz, write_json, write_npz
+from forecastlab.tracking import git_commit, log_history, log_results, start_run, tracking_uri
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--windows", required=True, help="windows .npz")
+    parser.add_argument("--study", required=True)
+    parser.add_argument("--length", type=int, required=True)
+    parser.add_argument("--arch", required=True)
+    parser.add_argument("--hyperparams", type=json_object, required=True)
+    parser.add_argument("--data-params", type=json_object, required=True, help="logged only")
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--model", required=True, help=".keras file to write")
+    parser.add_argument("--weights", required=True, help=".npz of weights by layer/variable")
+    parser.add_argument("--history", required=True, help="history .json (with the MLflow run id)")
+    args = parser.parse_args(argv)
+    configure_logging()
+
+    # TensorFlow is imported only now, after argument errors had their chance to stop us.
+    from forecastlab.models import build_model, compile_model, export_weights, parameter_count
+    from forecastlab.training import configure_determinism, fit
+
+    configure_determinism(args.seed, args.threads)
+    name = f"{args.study}/w{args.length}/{args.arch}"
+    windows = read_npz(args.windows)
+    model = compile_model(build_model(args.arch, args.hyperparams, args.length), args.hyperparams)
+    run_params = {
+        "study": args.study,
+        "window": args.length,
+        "architecture": args.arch,
+        "seed": args.seed,
+        "model": args.hyperparams,
+        "data": args.data_params,
+        "parameter_count": parameter_count(model),
+    }
+    uri = tracking_uri()
+    tags = {"git_commit": git_commit(), "params_hash": params_hash(run_params), "rule": "train"}
+    run_id = start_run(uri, args.study, name, run_params, tags)
+    logging.info("%s: %d weights, MLflow run %s", name, parameter_count(model), run_id)
+
+    started = time.perf_counter()
+    history = fit(model, windows["train_inputs"], windows["train_targets"], args.hyperparams, name)
+    seconds = time.perf_counter() - started
+    logging.info("%s: trained in %.1f s", name, seconds)
+
+    with atomic_path(args.model) as tmp:
+        model.save(tmp)
+    write_npz(args.weights, export_weights(model))
+    final = {f"final_{key}": values[-1] for key, values in history.items()}
+    write_json(
+        args.history,
+        {"run_id": run_id, "train_seconds": seconds, "history": history, **final,
+         "parameter_count": parameter_count(model)},
+    )
+    log_history(uri, run_id, history)
+    log_results(uri, run_id, {"train_seconds": seconds, **final}, artifacts=[args.weights])
+
+
+if __name__ == "__main__":
+    main()

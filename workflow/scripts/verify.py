@@ -1,0 +1,61 @@
+"""Recompute a trained model's predictions by hand (numpy) and compare them with Keras's."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from forecastlab.cli import configure_logging, json_object
+from forecastlab.handcheck import verify_predictions
+from forecastlab.io import read_json, read_npz, write_json
+from forecastlab.tracking import finish_run, log_results, tracking_uri
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--name", required=True, help="study/wL/arch, named in messages")
+    parser.add_argument("--arch", required=True)
+    parser.add_argument("--hyperparams", type=json_object, required=True)
+    parser.add_argument("--weights", required=True, help="weights .npz")
+    parser.add_argument("--windows", required=True, help="windows .npz")
+    parser.add_argument("--predictions", required=True, help="Keras's predictions .npz")
+    parser.add_argument("--history", required=True, help="training history .json (run id)")
+    parser.add_argument("--atol", type=float, required=True)
+    parser.add_argument("--output", required=True, help="verify .json to write")
+    args = parser.parse_args(argv)
+    configure_logging()
+
+    report = verify_predictions(
+        args.arch,
+        args.hyperparams,
+        read_npz(args.weights),
+        read_npz(args.windows)["test_inputs"],
+        read_npz(args.predictions),
+        args.atol,
+    )
+    uri, run_id = tracking_uri(), read_json(args.history)["run_id"]
+    metrics = {
+        f"verify_{mode}_{key}": value
+        for mode, result in report["modes"].items()
+        for key, value in result.items()
+        if key in ("max_abs_error", "max_rel_error", "n_compared")
+    }
+    log_results(uri, run_id, metrics, tags={"verified": str(report["passed"]).lower()})
+    if not report["passed"]:
+        mode, result = next((m, r) for m, r in report["modes"].items() if not r["passed"])
+        print(
+            f"verification failed for {args.name}: {mode} mode, max |hand - keras| = "
+            f"{result['max_abs_error']:.3g} > atol {args.atol:g} at index {result['worst_index']} "
+            f"of {result['quantity']}",
+            file=sys.stderr,
+        )
+        return 1
+    write_json(args.output, report)
+    finish_run(uri, run_id)
+    logging.info("%s: hand forward equals Keras within %g in every mode", args.name, args.atol)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
