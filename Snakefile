@@ -28,7 +28,7 @@ include: "workflow/rules/report.smk"
 
 onstart:
     # MLflow's SQLite store must exist before parallel jobs log to it.
-    shell(f"{PYTHON} workflow/scripts/init_tracking.py {' '.join(STUDIES)}")
+    shell(f"python workflow/scripts/init_tracking.py {' '.join(STUDIES)}")
 
 
 rule all:

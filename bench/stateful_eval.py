@@ -21,8 +21,12 @@ import numpy as np
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=None, help="per-step loop length (default: all)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--steps", type=int, default=None, help="per-step loop length (default: all)"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="one-call repeats (best is kept)")
     parser.add_argument("--output", default="bench/results/stateful_eval.json")
     args = parser.parse_args(argv)
@@ -72,10 +76,13 @@ def main(argv: list[str] | None = None) -> None:
     Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
     scaled = "" if steps == len(test) else f" (scaled from {steps} steps)"
     print(f"stateful evaluation of {len(test)} steps, 5-weight SimpleRNN")
-    print(f"  per-step predict loop : {stepwise_full:9.3f} s{scaled}, {result['per_step_ms_per_step']:.1f} ms/step")
+    per_step_ms = result["per_step_ms_per_step"]
+    print(f"  per-step predict loop : {stepwise_full:9.3f} s{scaled}, {per_step_ms:.1f} ms/step")
     print(f"  one call (first, best): {one_call_times[0]:9.3f} s, {min(one_call_times):.3f} s")
-    print(f"  speed-up              : {result['speedup_vs_first']:9.0f}x (first call), "
-          f"{result['speedup_vs_best']:.0f}x (best)")
+    print(
+        f"  speed-up              : {result['speedup_vs_first']:9.0f}x (first call), "
+        f"{result['speedup_vs_best']:.0f}x (best)"
+    )
     print(f"  max |difference|      : {max_diff:.2e}  -> {args.output}")
 
 

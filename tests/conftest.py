@@ -29,9 +29,15 @@ def tiny_params() -> dict:
                 "windows": {"lengths": [2, 5]},
                 "architectures": ["rnn1"],
                 "models": {
-                    "rnn1": {"units": 1, "activation": "tanh", "optimizer": "rmsprop",
-                             "learning_rate": 0.01, "batch_size": 32, "epochs": 3,
-                             "validation_split": 0.1},
+                    "rnn1": {
+                        "units": 1,
+                        "activation": "tanh",
+                        "optimizer": "rmsprop",
+                        "learning_rate": 0.01,
+                        "batch_size": 32,
+                        "epochs": 3,
+                        "validation_split": 0.1,
+                    },
                 },
             }
         },
@@ -43,9 +49,12 @@ def run(cmd: list[str], cwd: Path, check: bool = True, **env: str) -> subprocess
     """Run a command from the venv's bin folder, capturing text output."""
     environment = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **env}
     environment.pop("MLFLOW_TRACKING_URI", None)
+    environment["DVC_NO_ANALYTICS"] = "1"
     result = subprocess.run(cmd, cwd=cwd, env=environment, capture_output=True, text=True)
     if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
     return result
 
 

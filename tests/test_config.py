@@ -12,8 +12,11 @@ def test_repository_params_are_valid_and_defaults_fill_in():
     params = validate_params(load_yaml(REPO / "params.yaml"), SCHEMA)
     assert params["studies"]["sine"]["windows"]["lengths"] == [2, 10, 50]
 
-    minimal = {"studies": {"s": {"source": {"kind": "sine"}, "architectures": ["rnn1"],
-                                 "models": {"rnn1": {}}}}}
+    minimal = {
+        "studies": {
+            "s": {"source": {"kind": "sine"}, "architectures": ["rnn1"], "models": {"rnn1": {}}}
+        }
+    }
     filled = validate_params(minimal, SCHEMA)
     assert filled["studies"]["s"]["split"]["test_share"] == 0.25
     assert filled["studies"]["s"]["models"]["rnn1"]["epochs"] == 1000
@@ -23,11 +26,31 @@ def test_repository_params_are_valid_and_defaults_fill_in():
 @pytest.mark.parametrize(
     ("path", "value", "expected"),
     [
-        (("studies", "sine", "windows", "lengths"), [0, 5], "studies.sine.windows.lengths[0]: 0 is less than the minimum of 1"),
-        (("studies", "sine", "models", "rnn1", "epochs"), -3, "studies.sine.models.rnn1.epochs: -3 is less than the minimum of 1"),
-        (("studies", "sine", "architectures"), ["transformer"], "studies.sine.architectures[0]: 'transformer' is not one of ['rnn1']"),
-        (("studies", "sine", "split", "test_share"), 1.5, "studies.sine.split.test_share: 1.5 is greater than or equal to the maximum of 1"),
-        (("studies", "sine", "windows", "stride"), 3, "unknown key 'stride' in studies.sine.windows (allowed: lengths)"),
+        (
+            ("studies", "sine", "windows", "lengths"),
+            [0, 5],
+            "studies.sine.windows.lengths[0]: 0 is less than the minimum of 1",
+        ),
+        (
+            ("studies", "sine", "models", "rnn1", "epochs"),
+            -3,
+            "studies.sine.models.rnn1.epochs: -3 is less than the minimum of 1",
+        ),
+        (
+            ("studies", "sine", "architectures"),
+            ["transformer"],
+            "studies.sine.architectures[0]: 'transformer' is not one of ['rnn1']",
+        ),
+        (
+            ("studies", "sine", "split", "test_share"),
+            1.5,
+            "studies.sine.split.test_share: 1.5 is greater than or equal to the maximum of 1",
+        ),
+        (
+            ("studies", "sine", "windows", "stride"),
+            3,
+            "unknown key 'stride' in studies.sine.windows (allowed: lengths)",
+        ),
     ],
 )
 def test_bad_params_name_the_key(path, value, expected):
@@ -43,11 +66,15 @@ def test_bad_params_name_the_key(path, value, expected):
 
 def test_unknown_top_level_key_and_missing_model():
     params = tiny_params() | {"epochs": 5}
-    with pytest.raises(ParamsError, match=r"unknown key 'epochs' \(allowed: studies, verification\)"):
+    with pytest.raises(
+        ParamsError, match=r"unknown key 'epochs' \(allowed: studies, verification\)"
+    ):
         validate_params(params, SCHEMA)
     params = tiny_params()
     del params["studies"]["sine"]["models"]["rnn1"]
-    with pytest.raises(ParamsError, match=r"studies.sine.architectures: 'rnn1' has no hyperparameters"):
+    with pytest.raises(
+        ParamsError, match=r"studies.sine.architectures: 'rnn1' has no hyperparameters"
+    ):
         validate_params(params, SCHEMA)
 
 

@@ -11,14 +11,19 @@ RNG = np.random.default_rng(0)
 
 def tutorial_weights(w1x=0.9, w1h=0.7, b1=0.1, w2=1.3, b2=-0.2):
     return {
-        "RNN/kernel": np.array([[w1x]]), "RNN/recurrent_kernel": np.array([[w1h]]),
-        "RNN/bias": np.array([b1]), "dense/kernel": np.array([[w2]]), "dense/bias": np.array([b2]),
+        "RNN/kernel": np.array([[w1x]]),
+        "RNN/recurrent_kernel": np.array([[w1h]]),
+        "RNN/bias": np.array([b1]),
+        "dense/kernel": np.array([[w2]]),
+        "dense/bias": np.array([b2]),
     }
 
 
 def rnn_model(ws, x, h=0.0):
     """The first tutorial's RNNmodel, verbatim in spirit: one scalar step."""
-    h = np.tanh(x * ws["RNN/kernel"][0][0] + h * ws["RNN/recurrent_kernel"][0][0] + ws["RNN/bias"][0])
+    h = np.tanh(
+        x * ws["RNN/kernel"][0][0] + h * ws["RNN/recurrent_kernel"][0][0] + ws["RNN/bias"][0]
+    )
     x = h * ws["dense/kernel"][0][0] + ws["dense/bias"][0]
     return x, h
 
@@ -59,12 +64,16 @@ def test_simple_rnn_and_dense_equal_keras_on_random_weights(activation, units, f
     rnn = keras.layers.SimpleRNN(units, activation=activation, return_sequences=True, name="RNN")
     out = keras.layers.Dense(2, activation=activation, name="dense")
     model = keras.Model(inputs, out(rnn(inputs)))
-    kernel, recurrent, bias = (RNG.normal(scale=0.5, size=s) for s in [(features, units), (units, units), (units,)])
+    kernel, recurrent, bias = (
+        RNG.normal(scale=0.5, size=s) for s in [(features, units), (units, units), (units,)]
+    )
     rnn.set_weights([kernel, recurrent, bias])
     dense_kernel, dense_bias = RNG.normal(size=(units, 2)), RNG.normal(size=(2,))
     out.set_weights([dense_kernel, dense_bias])
     x = RNG.normal(size=(5, steps, features)).astype("float32")
-    hand = dense(simple_rnn(x, kernel, recurrent, bias, activation), dense_kernel, dense_bias, activation)
+    hand = dense(
+        simple_rnn(x, kernel, recurrent, bias, activation), dense_kernel, dense_bias, activation
+    )
     np.testing.assert_allclose(hand, model.predict(x, verbose=0), atol=1e-5)
 
 
@@ -72,8 +81,13 @@ def keras_outputs(ws, test_series, length):
     windows = np.lib.stride_tricks.sliding_window_view(test_series[:-1], length)[..., None]
     out_w, hid_w = rnn1_forward(ws, windows)
     out_s, hid_s = rnn1_forward(ws, test_series.reshape(1, -1, 1))
-    arrays = {"test_series": test_series, "stateless": out_w[:, -1], "stateless_hidden": hid_w[:, -1],
-              "stateful": out_s[0], "stateful_hidden": hid_s[0]}
+    arrays = {
+        "test_series": test_series,
+        "stateless": out_w[:, -1],
+        "stateless_hidden": hid_w[:, -1],
+        "stateful": out_s[0],
+        "stateful_hidden": hid_s[0],
+    }
     return windows, arrays
 
 
@@ -101,6 +115,11 @@ def test_max_errors_locates_the_worst_value():
 
 
 def test_handcheck_imports_no_tensorflow():
-    code = "import sys, forecastlab.handcheck; print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    code = (
+        "import sys, forecastlab.handcheck; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"

@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 
+from forecastlab.config import load_yaml
 from forecastlab.models import (
     ARCHITECTURES,
     build_model,
@@ -9,7 +10,6 @@ from forecastlab.models import (
     export_weights,
     parameter_count,
 )
-from forecastlab.config import load_yaml
 from tests.conftest import REPO, tiny_params
 
 HP = tiny_params()["studies"]["sine"]["models"]["rnn1"]
@@ -27,8 +27,11 @@ def test_rnn1_has_the_tutorials_five_weights():
     assert parameter_count(model) == 5
     weights = export_weights(model)
     assert {k: v.shape for k, v in weights.items()} == {
-        "RNN/kernel": (1, 1), "RNN/recurrent_kernel": (1, 1), "RNN/bias": (1,),
-        "dense/kernel": (1, 1), "dense/bias": (1,),
+        "RNN/kernel": (1, 1),
+        "RNN/recurrent_kernel": (1, 1),
+        "RNN/bias": (1,),
+        "dense/kernel": (1, 1),
+        "dense/bias": (1,),
     }
 
 

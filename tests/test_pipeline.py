@@ -43,27 +43,36 @@ def test_pipeline_end_to_end_with_dvc_and_mlflow(pipeline_copy):
     for r in runs:
         assert r.info.status == "FINISHED"
         assert len(client.get_metric_history(r.info.run_id, "val_loss")) == 3
-        assert {"stateless_mse", "stateful_mse", "verify_stateful_max_abs_error"} <= set(r.data.metrics)
+        assert {"stateless_mse", "stateful_mse", "verify_stateful_max_abs_error"} <= set(
+            r.data.metrics
+        )
         assert r.data.tags["verified"] == "true" and len(r.data.tags["git_commit"]) == 40
         assert r.data.params["model.epochs"] == "3"
         assert [a.path for a in client.list_artifacts(r.info.run_id)] == ["weights.npz"]
 
     # The report: the window x mode table and embedded figures, no code.
     html = (repo / "reports/sine.html").read_text()
-    table = html[html.index("<table"): html.index("</table>")]
+    table = html[html.index("<table") : html.index("</table>")]
     assert "stateless MSE" in table and "stateful MSE" in table
     assert len(re.findall(r"<tr>\s*<td[^>]*>rnn1</td>", table)) == 2
     assert html.count("data:image/png;base64") >= 5
     assert "read_npz(" not in html
 
     # Nothing left to do for Snakemake, nothing retrained by DVC.
-    assert "Nothing to be done" in run(["snakemake", "-n"], repo).stdout + run(["snakemake", "-n"], repo).stderr
+    assert (
+        "Nothing to be done"
+        in run(["snakemake", "-n"], repo).stdout + run(["snakemake", "-n"], repo).stderr
+    )
     models_before, data_before = mtimes(repo, "models/**/*.keras"), mtimes(repo, "data/**/*.npz")
     run(["dvc", "repro"], repo)
     assert mtimes(repo, "models/**/*.keras") == models_before
     assert len(mlflow_runs(repo)[1]) == 2
     metrics = run(["dvc", "metrics", "show", "--json"], repo).stdout
     assert "stateless_mse" in metrics and "w5" in metrics
+    run(["dvc", "plots", "show"], repo)
+    plots = (repo / "dvc_plots/index.html").read_text()
+    for name in ("loss/sine_w2_rnn1.csv", "predictions/sine_w5_rnn1.csv"):
+        assert name in plots
 
     # A new epoch count retrains the model at every window and nothing upstream.
     params = yaml.safe_load((repo / "params.yaml").read_text())

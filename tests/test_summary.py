@@ -5,7 +5,10 @@ from forecastlab.summary import loss_rows, metrics_entry, prediction_rows
 
 def test_loss_rows_count_epochs_from_one():
     rows = loss_rows({"loss": [3.0, 2.0], "val_loss": [4.0, 1.0]})
-    assert rows == [{"epoch": 1, "loss": 3.0, "val_loss": 4.0}, {"epoch": 2, "loss": 2.0, "val_loss": 1.0}]
+    assert rows == [
+        {"epoch": 1, "loss": 3.0, "val_loss": 4.0},
+        {"epoch": 2, "loss": 2.0, "val_loss": 1.0},
+    ]
 
 
 def test_prediction_rows_align_forecasts_with_the_step_they_forecast():
@@ -25,10 +28,20 @@ def test_prediction_rows_align_forecasts_with_the_step_they_forecast():
 
 
 def test_metrics_entry_reports_the_worst_verification_error():
-    evaluation = {"modes": {"stateless": {"mse": 1.0}, "stateful": {"mse": 2.0}},
-                  "stateful_to_stateless_mse": 2.0}
-    verification = {"passed": True, "modes": {"stateless": {"max_abs_error": 1e-7},
-                                               "stateful": {"max_abs_error": 3e-7}}}
+    evaluation = {
+        "modes": {"stateless": {"mse": 1.0}, "stateful": {"mse": 2.0}},
+        "stateful_to_stateless_mse": 2.0,
+    }
+    verification = {
+        "passed": True,
+        "modes": {"stateless": {"max_abs_error": 1e-7}, "stateful": {"max_abs_error": 3e-7}},
+    }
     entry = metrics_entry(evaluation, {"final_val_loss": 0.5}, verification)
-    assert entry == {"final_val_loss": 0.5, "stateless_mse": 1.0, "stateful_mse": 2.0,
-                     "stateful_to_stateless_mse": 2.0, "verify_max_abs_error": 3e-7, "verified": True}
+    assert entry == {
+        "final_val_loss": 0.5,
+        "stateless_mse": 1.0,
+        "stateful_mse": 2.0,
+        "stateful_to_stateless_mse": 2.0,
+        "verify_max_abs_error": 3e-7,
+        "verified": True,
+    }

@@ -19,19 +19,27 @@ def test_tracking_uri_defaults_to_an_absolute_sqlite_file(tmp_path, monkeypatch)
 
 
 def test_flatten_nests_with_dots():
-    assert flatten({"a": 1, "m": {"units": 2, "o": {"lr": 0.1}}}) == {"a": "1", "m.units": "2", "m.o.lr": "0.1"}
+    assert flatten({"a": 1, "m": {"units": 2, "o": {"lr": 0.1}}}) == {
+        "a": "1",
+        "m.units": "2",
+        "m.o.lr": "0.1",
+    }
 
 
 def test_a_run_receives_params_history_results_and_artifacts(tmp_path):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     ids = init_store(uri, ["sine"])
     assert init_store(uri, ["sine"]) == ids  # idempotent
-    run_id = start_run(uri, "sine", "sine/w2/rnn1", {"window": 2, "model": {"units": 1}}, {"git_commit": "abc"})
+    run_id = start_run(
+        uri, "sine", "sine/w2/rnn1", {"window": 2, "model": {"units": 1}}, {"git_commit": "abc"}
+    )
     history = {"loss": [float(i) for i in range(1500)], "val_loss": [0.5] * 1500}
     log_history(uri, run_id, history)
     artifact = tmp_path / "weights.npz"
     artifact.write_bytes(b"123")
-    log_results(uri, run_id, {"stateless_mse": 0.25}, tags={"verified": "true"}, artifacts=[artifact])
+    log_results(
+        uri, run_id, {"stateless_mse": 0.25}, tags={"verified": "true"}, artifacts=[artifact]
+    )
     finish_run(uri, run_id)
 
     client = MlflowClient(uri)

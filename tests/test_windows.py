@@ -17,7 +17,9 @@ def test_tutorial_window_counts():
 def test_targets_follow_their_inputs(n, length):
     series = np.arange(n, dtype=np.float64)
     if n <= length:
-        with pytest.raises(ValueError, match=f"a window of {length} needs more than {length} points"):
+        with pytest.raises(
+            ValueError, match=f"a window of {length} needs more than {length} points"
+        ):
             sliding_windows(series, length)
         return
     inputs, targets = sliding_windows(series, length)

@@ -42,7 +42,9 @@ def _describe(error: jsonschema.ValidationError) -> str:
         allowed = sorted(error.schema.get("properties", {}))
         unknown = sorted(set(error.instance) - set(allowed))
         inside = f" in {where}" if error.absolute_path else ""
-        return f"unknown key {', '.join(map(repr, unknown))}{inside} (allowed: {', '.join(allowed)})"
+        return (
+            f"unknown key {', '.join(map(repr, unknown))}{inside} (allowed: {', '.join(allowed)})"
+        )
     if error.validator == "propertyNames":
         return f"{where}: unknown name {error.instance!r}: {error.message}"
     return f"{where}: {error.message}"

@@ -73,7 +73,12 @@ def point_metrics(predictions: np.ndarray, targets: np.ndarray) -> dict[str, flo
     """MSE, RMSE and MAE of (n,) predictions against (n,) targets, with n."""
     errors = np.asarray(predictions, np.float64) - np.asarray(targets, np.float64)
     mse = float(np.mean(errors**2))
-    return {"mse": mse, "rmse": float(np.sqrt(mse)), "mae": float(np.mean(np.abs(errors))), "n": len(errors)}
+    return {
+        "mse": mse,
+        "rmse": float(np.sqrt(mse)),
+        "mae": float(np.mean(np.abs(errors))),
+        "n": len(errors),
+    }
 
 
 def compare_modes(

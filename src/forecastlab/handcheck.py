@@ -18,7 +18,9 @@ ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
-def dense(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, activation: str = "linear") -> np.ndarray:
+def dense(
+    x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, activation: str = "linear"
+) -> np.ndarray:
     """(..., d) @ (d, k) + (k,) -> (..., k), then the activation."""
     return ACTIVATIONS[activation](x @ kernel + bias)
 

@@ -47,7 +47,9 @@ ARCHITECTURES: dict[str, Builder] = {"rnn1": build_rnn1}
 HIDDEN_LAYER: dict[str, str] = {"rnn1": "RNN"}
 
 
-def build_model(arch: str, hp: Mapping[str, Any], input_length: int | None, **variant) -> keras.Model:
+def build_model(
+    arch: str, hp: Mapping[str, Any], input_length: int | None, **variant
+) -> keras.Model:
     """Build architecture `arch`; `variant` passes return_sequences, batch_size, stateful."""
     if arch not in ARCHITECTURES:
         raise KeyError(f"unknown architecture {arch!r}; known: {', '.join(sorted(ARCHITECTURES))}")

@@ -29,7 +29,9 @@ def render_report(
             progress_bar=False,
             cwd=str(Path.cwd()),
         )
-        exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+        exporter = HTMLExporter(
+            exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+        )
         body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
         with atomic_path(html) as tmp:
             tmp.write_text(body)

@@ -12,7 +12,9 @@ import numpy as np
 from forecastlab.io import atomic_path
 
 
-def metrics_entry(evaluation: Mapping[str, Any], training: Mapping[str, Any], verification: Mapping[str, Any]) -> dict:
+def metrics_entry(
+    evaluation: Mapping[str, Any], training: Mapping[str, Any], verification: Mapping[str, Any]
+) -> dict:
     """The headline numbers of one trained model, as `dvc metrics show` lists them."""
     modes = evaluation["modes"]
     return {

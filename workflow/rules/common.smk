@@ -3,12 +3,14 @@
 import json
 import os
 import sys
+from pathlib import Path
 
-# Jobs inherit this; it keeps TensorFlow's C++ start-up chatter out of the logs.
+# Jobs inherit these. The interpreter running Snakemake has forecastlab installed, so its
+# folder goes first on PATH and a rule's `python` is that interpreter even when the
+# virtual environment was not activated. TF_CPP_MIN_LOG_LEVEL keeps TensorFlow's C++
+# start-up chatter out of the logs.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-# The interpreter running Snakemake is the one with forecastlab installed.
-PYTHON = sys.executable
 STUDIES = config["studies"]
 
 
@@ -81,7 +83,8 @@ def runs_of(studies):
 
 
 def files_of(runs):
-    return [path for run in runs for path in run_files(run["study"], run["window"], run["arch"]).values()]
+    """Every file of every run in `runs` (as runs_of returns them)."""
+    return [run[role] for run in runs for role in ("history", "weights", "eval", "predictions", "verify")]
 
 
 def report_manifest(wildcards):

@@ -16,7 +16,7 @@ rule acquire_series:
     resources:
         mem_mb=500,
     shell:
-        "{PYTHON} {input.script} --source {params.source:q} --seed {params.seed}"
+        "python {input.script} --source {params.source:q} --seed {params.seed}"
         " --output {output} > {log} 2>&1"
 
 
@@ -35,5 +35,5 @@ rule split_series:
     resources:
         mem_mb=500,
     shell:
-        "{PYTHON} {input.script} --input {input.series} --test-share {params.test_share}"
+        "python {input.script} --input {input.series} --test-share {params.test_share}"
         " --output {output} > {log} 2>&1"

@@ -20,7 +20,7 @@ rule evaluate_model:
     resources:
         mem_mb=2000,
     shell:
-        "{PYTHON} {input.script} --model {input.model} --history {input.history}"
+        "python {input.script} --model {input.model} --history {input.history}"
         " --windows {input.windows} --prepared {input.prepared} --arch {wildcards.arch}"
         " --hyperparams {params.hyperparams:q} --length {wildcards.length} --threads {threads}"
         " --metrics {output.metrics} --predictions {output.predictions} > {log} 2>&1"

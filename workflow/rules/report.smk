@@ -18,7 +18,7 @@ rule report_study:
     resources:
         mem_mb=1500,
     shell:
-        "{PYTHON} {input.script} --template {input.template} --study {wildcards.study}"
+        "python {input.script} --template {input.template} --study {wildcards.study}"
         " --manifest {params.manifest:q} --notebook {output.notebook}"
         " --html {output.html} > {log} 2>&1"
 
@@ -39,5 +39,5 @@ rule summarize_results:
     resources:
         mem_mb=1000,
     shell:
-        "{PYTHON} {input.script} --runs {params.runs:q} --metrics {output.metrics}"
+        "python {input.script} --runs {params.runs:q} --metrics {output.metrics}"
         " --plots {output.plots} > {log} 2>&1"

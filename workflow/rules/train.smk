@@ -20,7 +20,7 @@ rule train_model:
     resources:
         mem_mb=2000,
     shell:
-        "{PYTHON} {input.script} --windows {input.windows} --study {wildcards.study}"
+        "python {input.script} --windows {input.windows} --study {wildcards.study}"
         " --length {wildcards.length} --arch {wildcards.arch}"
         " --hyperparams {params.hyperparams:q} --data-params {params.data_params:q}"
         " --seed {params.seed} --threads {threads} --model {output.model}"

@@ -20,7 +20,7 @@ rule verify_model:
     resources:
         mem_mb=1000,
     shell:
-        "{PYTHON} {input.script} --name {wildcards.study}/w{wildcards.length}/{wildcards.arch}"
+        "python {input.script} --name {wildcards.study}/w{wildcards.length}/{wildcards.arch}"
         " --arch {wildcards.arch} --hyperparams {params.hyperparams:q}"
         " --weights {input.weights} --windows {input.windows}"
         " --predictions {input.predictions} --history {input.history}"

@@ -14,5 +14,5 @@ rule window_series:
     resources:
         mem_mb=500,
     shell:
-        "{PYTHON} {input.script} --input {input.prepared} --study {wildcards.study}"
+        "python {input.script} --input {input.prepared} --study {wildcards.study}"
         " --length {wildcards.length} --output {output} > {log} 2>&1"

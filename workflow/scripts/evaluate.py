@@ -50,12 +50,23 @@ def main(argv: list[str] | None = None) -> None:
             "stateful_hidden": stateful_hidden,
         },
     )
-    write_json(args.metrics, {"window": args.length, "modes": modes, "stateful_to_stateless_mse": ratio})
-    flat = {f"{mode}_{k}": v for mode, metrics in modes.items() for k, v in metrics.items() if k != "n"}
-    log_results(tracking_uri(), read_json(args.history)["run_id"], {**flat, "stateful_to_stateless_mse": ratio})
+    write_json(
+        args.metrics, {"window": args.length, "modes": modes, "stateful_to_stateless_mse": ratio}
+    )
+    flat = {
+        f"{mode}_{k}": v for mode, metrics in modes.items() for k, v in metrics.items() if k != "n"
+    }
+    log_results(
+        tracking_uri(),
+        read_json(args.history)["run_id"],
+        {**flat, "stateful_to_stateless_mse": ratio},
+    )
     logging.info(
         "window %d: stateless MSE %.3g, stateful MSE %.3g (ratio %.3g)",
-        args.length, modes["stateless"]["mse"], modes["stateful"]["mse"], ratio,
+        args.length,
+        modes["stateless"]["mse"],
+        modes["stateful"]["mse"],
+        ratio,
     )
 
 

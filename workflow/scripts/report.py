@@ -20,7 +20,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     configure_logging()
 
-    render_report(args.template, args.notebook, args.html, {"study": args.study, "runs": args.manifest})
+    render_report(
+        args.template, args.notebook, args.html, {"study": args.study, "runs": args.manifest}
+    )
     logging.info("%s: report with %d runs -> %s", args.study, len(args.manifest), args.html)
 
 

@@ -24,7 +24,9 @@ def main(argv: list[str] | None = None) -> None:
     for run in args.runs:
         training = read_json(run["history"])
         entry = metrics_entry(read_json(run["eval"]), training, read_json(run["verify"]))
-        metrics.setdefault(run["study"], {}).setdefault(f"w{run['window']}", {})[run["arch"]] = entry
+        metrics.setdefault(run["study"], {}).setdefault(f"w{run['window']}", {})[run["arch"]] = (
+            entry
+        )
         name = f"{run['study']}_w{run['window']}_{run['arch']}"
         write_csv(Path(args.plots) / "loss" / f"{name}.csv", loss_rows(training["history"]))
         write_csv(

@@ -61,8 +61,13 @@ def main(argv: list[str] | None = None) -> None:
     final = {f"final_{key}": values[-1] for key, values in history.items()}
     write_json(
         args.history,
-        {"run_id": run_id, "train_seconds": seconds, "history": history, **final,
-         "parameter_count": parameter_count(model)},
+        {
+            "run_id": run_id,
+            "train_seconds": seconds,
+            "history": history,
+            **final,
+            "parameter_count": parameter_count(model),
+        },
     )
     log_history(uri, run_id, history)
     log_results(uri, run_id, {"train_seconds": seconds, **final}, artifacts=[args.weights])

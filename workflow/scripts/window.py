@@ -27,11 +27,16 @@ def main(argv: list[str] | None = None) -> None:
                 parts[part], args.length
             )
         except ValueError as err:
-            raise SystemExit(f"study {args.study}, window {args.length}, {part} part: {err}")
+            raise SystemExit(
+                f"study {args.study}, window {args.length}, {part} part: {err}"
+            ) from None
     write_npz(args.output, arrays)
     logging.info(
         "%d train and %d test windows of %d -> %s",
-        len(arrays["train_inputs"]), len(arrays["test_inputs"]), args.length, args.output,
+        len(arrays["train_inputs"]),
+        len(arrays["test_inputs"]),
+        args.length,
+        args.output,
     )
 
 
