@@ -33,8 +33,9 @@ onstart:
 
 rule all:
     input:
-        expand("reports/{study}.html", study=STUDIES),
-        "results/metrics.json",
+        every_window(),
+        expand("reports/{study}.html", study=studies_with_runs()),
+        "results/metrics.json" if studies_with_runs() else [],
 
 
 # One target per phase; dvc.yaml's stages run these.

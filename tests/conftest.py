@@ -19,7 +19,7 @@ PIPELINE_FILES = ["Snakefile", "dvc.yaml", "workflow", "src", "data/external"]
 
 
 def tiny_params() -> dict:
-    """The sine study shrunk to seconds: 201 points, windows 2 and 5, 3 epochs."""
+    """Every kind of study, shrunk to seconds; only the sine study trains (3 epochs)."""
     return {
         "studies": {
             "sine": {
@@ -39,7 +39,32 @@ def tiny_params() -> dict:
                         "validation_split": 0.1,
                     },
                 },
-            }
+            },
+            "walk": {
+                "source": {"kind": "random_walk", "points": 222},
+                "split": {"test_size": 21},
+                "windows": {"lengths": [20], "cut": "non_overlapping", "targets": ["shifted"]},
+            },
+            "spots": {
+                "source": {
+                    "kind": "csv",
+                    "file": "data/external/monthly-sunspots.csv",
+                    "sha256": "c4ec8cc57d9f6fb6ecdb3e1f37f25b6f4badd5124c55931052b0cd2fc3bc71f3",
+                },
+                "split": {"validation_share": 0.1, "test_share": 0.2},
+                "scaler": "minmax",
+                "windows": {"lengths": [12, 24], "cut": "non_overlapping"},
+            },
+            "book": {
+                "source": {"kind": "textbook", "n_series": 40, "n_steps": 60},
+                "split": {"validation_size": 8, "test_size": 4},
+                "windows": {
+                    "lengths": [50],
+                    "cut": "series",
+                    "targets": ["horizon", "shifted_horizon"],
+                    "horizon": 10,
+                },
+            },
         },
         "verification": {"atol": 1e-5},
     }

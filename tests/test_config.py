@@ -49,7 +49,7 @@ def test_repository_params_are_valid_and_defaults_fill_in():
         (
             ("studies", "sine", "windows", "stride"),
             3,
-            "unknown key 'stride' in studies.sine.windows (allowed: lengths)",
+            "unknown key 'stride' in studies.sine.windows (allowed: cut, horizon, lengths, targets)",
         ),
     ],
 )
@@ -85,3 +85,57 @@ def test_params_hash_ignores_key_order_but_not_values():
     c = copy.deepcopy(a)
     c["y"]["z"] = 3
     assert params_hash(a) != params_hash(c)
+
+
+@pytest.mark.parametrize(
+    ("study", "change", "expected"),
+    [
+        (
+            "spots",
+            {"source": {"kind": "csv", "file": "x.csv"}},
+            "studies.spots.source: 'sha256' is a required property",
+        ),
+        (
+            "spots",
+            {"source": {"kind": "sine", "file": "x.csv"}},
+            "unknown key 'file' in studies.spots.source (allowed: cycles, kind, noise, period)",
+        ),
+        (
+            "spots",
+            {"source": {"kind": "excel"}},
+            "studies.spots.source.kind: 'excel' is not one of ['sine', 'random_walk', 'textbook', 'csv']",
+        ),
+        (
+            "spots",
+            {"scaler": "robust"},
+            "studies.spots.scaler: 'robust' is not one of ['none', 'minmax', 'standard']",
+        ),
+        (
+            "walk",
+            {"windows": {"lengths": [20], "cut": "diagonal"}},
+            "studies.walk.windows.cut: 'diagonal' is not one of ['sliding', 'non_overlapping', 'series']",
+        ),
+        (
+            "walk",
+            {"windows": {"lengths": [20], "cut": "series"}},
+            "studies.walk.windows.cut: textbook studies (many short series) and only they use cut: series",
+        ),
+        (
+            "walk",
+            {"architectures": ["rnn1"], "models": {"rnn1": {}}},
+            "studies.walk.windows: the architectures ['rnn1'] forecast the next value of one series: "
+            "they need cut sliding or non_overlapping and `next` among the targets",
+        ),
+        (
+            "book",
+            {"split": {"test_size": 0}},
+            "studies.book.split.test_size: 0 is less than the minimum of 1",
+        ),
+    ],
+)
+def test_study_keys_that_depend_on_each_other(study, change, expected):
+    params = tiny_params()
+    params["studies"][study].update(change)
+    with pytest.raises(ParamsError) as error:
+        validate_params(params, SCHEMA, source="tiny.yaml")
+    assert str(error.value) == f"tiny.yaml is invalid:\n  {expected}"

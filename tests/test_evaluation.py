@@ -48,12 +48,13 @@ def test_stateless_equals_predict_on_windows(model):
 
 def test_compare_modes_scores_both_on_the_same_targets():
     series = np.arange(8.0)
-    length = 3
-    stateless = series[length:] + 1.0  # error 1 everywhere
+    positions = np.array([3, 6])  # non-overlapping windows of 3 forecast steps 3 and 6
+    stateless = series[positions] + 1.0  # error 1
     stateful = np.append(series[1:], 0.0) + 2.0  # stateful[t] forecasts t + 1, error 2
-    modes = compare_modes(series, length, stateless, stateful)
-    assert modes["stateless"] == {"mse": 1.0, "rmse": 1.0, "mae": 1.0, "n": 5}
-    assert modes["stateful"] == {"mse": 4.0, "rmse": 2.0, "mae": 2.0, "n": 5}
+    stateful[[2, 5]] = series[[3, 6]] + 3.0  # error 3 where the windows' targets are
+    modes = compare_modes(series, positions, stateless, stateful)
+    assert modes["stateless"] == {"mse": 1.0, "rmse": 1.0, "mae": 1.0, "n": 2}
+    assert modes["stateful"] == {"mse": 9.0, "rmse": 3.0, "mae": 3.0, "n": 2}
     assert modes["stateful_all"]["n"] == 7
 
 

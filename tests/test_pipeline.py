@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
 import pytest
 import yaml
 from mlflow.tracking import MlflowClient
@@ -30,6 +31,27 @@ def test_pipeline_end_to_end_with_dvc_and_mlflow(pipeline_copy):
     run(["git", "commit", "-qm", "tiny pipeline"], repo)
 
     run(["snakemake", "--cores", "2"], repo)
+
+    # Windows of every study at every length, with each study's cut and targets.
+    windows = {
+        p.relative_to(repo / "data/windows").as_posix() for p in repo.glob("data/windows/*/*.npz")
+    }
+    assert windows == {
+        "sine/w2.npz",
+        "sine/w5.npz",
+        "walk/w20.npz",
+        "spots/w12.npz",
+        "spots/w24.npz",
+        "book/w50.npz",
+    }
+    walk = np.load(repo / "data/windows/walk/w20.npz")
+    assert walk["train_inputs"].shape == walk["train_targets_shifted"].shape == (10, 20, 1)
+    book = np.load(repo / "data/windows/book/w50.npz")
+    assert book["train_targets_shifted_horizon"].shape == (28, 50, 10)
+    assert book["validation_inputs"].shape == (8, 50, 1) and book["test_inputs"].shape == (4, 50, 1)
+    spots = np.load(repo / "data/prepared/spots.npz")
+    assert spots["train"].min() == 0.0 and spots["train"].max() == 1.0  # fitted on train only
+    assert (repo / "data/raw/book.npz").exists() and (repo / "data/raw/walk.csv").exists()
 
     # Every model verified, in both modes.
     for length in (2, 5):
@@ -74,12 +96,21 @@ def test_pipeline_end_to_end_with_dvc_and_mlflow(pipeline_copy):
     for name in ("loss/sine_w2_rnn1.csv", "predictions/sine_w5_rnn1.csv"):
         assert name in plots
 
-    # A new epoch count retrains the model at every window and nothing upstream.
+    # New window lengths for one study: only that study's windows change.
     params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["studies"]["spots"]["windows"]["lengths"] = [12, 36]
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["dvc", "repro"], repo)
+    data_after = mtimes(repo, "data/**/*.npz")
+    assert repo / "data/windows/spots/w36.npz" in data_after
+    assert {p: t for p, t in data_after.items() if p.name != "w36.npz"} == data_before
+    assert mtimes(repo, "models/**/*.keras") == models_before
+    data_before = data_after
+
+    # A new epoch count retrains the model at every window and nothing upstream.
     params["studies"]["sine"]["models"]["rnn1"]["epochs"] = 4
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    output = run(["dvc", "repro"], repo).stdout
-    assert "Stage 'data' didn't change, skipping" in output
+    run(["dvc", "repro"], repo)
     assert mtimes(repo, "data/**/*.npz") == data_before
     models_after = mtimes(repo, "models/**/*.keras")
     assert all(models_after[p] > models_before[p] for p in models_before)

@@ -13,15 +13,14 @@ def test_loss_rows_count_epochs_from_one():
 
 def test_prediction_rows_align_forecasts_with_the_step_they_forecast():
     series = np.arange(10.0)
-    length = 3
     arrays = {
         "test_series": series,
-        "stateless": series[length:] + 0.5,  # forecast of step t, for t >= length
-        "stateful": series[1:].tolist() + [99.0],  # stateful[t] forecasts step t + 1
+        "target_positions": np.array([3, 6, 9]),  # non-overlapping windows of 3
+        "stateless": series[[3, 6, 9]] + 0.5,
+        "stateful": np.append(series[1:], 99.0) + 0.25,  # stateful[t] forecasts step t + 1
     }
-    arrays["stateful"] = np.asarray(arrays["stateful"]) + 0.25
-    rows = prediction_rows(arrays, length, upto=6)
-    assert [r["step"] for r in rows] == [3, 4, 5]
+    rows = prediction_rows(arrays, upto=8)
+    assert [r["step"] for r in rows] == [3, 6]
     for row in rows:
         assert row["stateless"] == row["truth"] + 0.5
         assert row["stateful"] == row["truth"] + 0.25

@@ -50,14 +50,25 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"{where}: {error.message}"
 
 
-def _fill_defaults(instance: Any, schema: Mapping[str, Any], root: Mapping[str, Any]) -> None:
-    """Insert schema defaults for missing properties, recursively, following local $refs."""
+def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Follow a local `$ref` ("#/$defs/name")."""
     if "$ref" in schema:
-        schema = root["$defs"][schema["$ref"].removeprefix("#/$defs/")]
+        return root["$defs"][schema["$ref"].removeprefix("#/$defs/")]
+    return schema
+
+
+def _fill_defaults(instance: Any, schema: Mapping[str, Any], root: Mapping[str, Any]) -> None:
+    """Insert schema defaults for missing properties, recursively, following local $refs
+    and the `then` of every `if` that the instance satisfies."""
+    schema = _resolve(schema, root)
     if not isinstance(instance, dict):
         return
+    for branch in schema.get("allOf", []):
+        if "if" in branch and jsonschema.Draft202012Validator(branch["if"]).is_valid(instance):
+            _fill_defaults(instance, branch["then"], root)
     properties = schema.get("properties", {})
     for name, sub in properties.items():
+        sub = _resolve(sub, root)
         if name not in instance and "default" in sub:
             instance[name] = json.loads(json.dumps(sub["default"]))
         if name in instance:
@@ -87,14 +98,29 @@ def validate_params(params: Any, schema: Mapping[str, Any], source: str = "param
 
 
 def _check_cross_keys(params: dict, source: str) -> None:
-    """Rules a JSON schema cannot express: every architecture a study lists is configured."""
+    """Rules a JSON schema cannot express, about keys that depend on each other."""
     for study, spec in params["studies"].items():
+        where = f"{source} is invalid:\n  studies.{study}"
         for arch in spec["architectures"]:
             if arch not in spec["models"]:
                 raise ParamsError(
-                    f"{source} is invalid:\n  studies.{study}.architectures: {arch!r} has no "
-                    f"hyperparameters under studies.{study}.models"
+                    f"{where}.architectures: {arch!r} has no hyperparameters under "
+                    f"studies.{study}.models"
                 )
+        windows = spec["windows"]
+        if spec["architectures"] and (
+            windows["cut"] == "series" or "next" not in windows["targets"]
+        ):
+            raise ParamsError(
+                f"{where}.windows: the architectures {spec['architectures']} forecast the next "
+                "value of one series: they need cut sliding or non_overlapping and `next` "
+                "among the targets"
+            )
+        if (spec["source"]["kind"] == "textbook") != (windows["cut"] == "series"):
+            raise ParamsError(
+                f"{where}.windows.cut: textbook studies (many short series) and only they "
+                "use cut: series"
+            )
 
 
 def params_hash(params: Mapping[str, Any]) -> str:

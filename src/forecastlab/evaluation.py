@@ -82,17 +82,19 @@ def point_metrics(predictions: np.ndarray, targets: np.ndarray) -> dict[str, flo
 
 
 def compare_modes(
-    test_series: np.ndarray, length: int, stateless: np.ndarray, stateful: np.ndarray
+    test_series: np.ndarray, positions: np.ndarray, stateless: np.ndarray, stateful: np.ndarray
 ) -> dict[str, dict[str, float]]:
-    """Metrics of both modes on the same targets, test_series[length:].
+    """Metrics of both modes on the same targets: test_series[positions].
 
-    stateless (T - length,) from windows of the test series; stateful (T,) from one pass.
-    The stateful pass has read `length` values before its first scored forecast, like the
-    first window; `stateful_all` also scores its forecasts from the very first step.
+    positions (m,) index the value each stateless window forecasts (its start + L);
+    stateless (m,) are those forecasts; stateful (T,) comes from one pass, stateful[t]
+    forecasting t + 1, so stateful[positions - 1] is scored. The stateful pass has read
+    as many values as a window before its first scored forecast; `stateful_all` also
+    scores its forecasts from the very first step.
     """
-    targets = test_series[length:]
+    targets = test_series[positions]
     return {
         "stateless": point_metrics(stateless, targets),
-        "stateful": point_metrics(stateful[length - 1 : -1], targets),
+        "stateful": point_metrics(stateful[positions - 1], targets),
         "stateful_all": point_metrics(stateful[:-1], test_series[1:]),
     }

@@ -44,16 +44,20 @@ def loss_rows(history: Mapping[str, list[float]]) -> list[dict[str, float]]:
     ]
 
 
-def prediction_rows(arrays: Mapping[str, np.ndarray], length: int, upto: int = 200) -> list[dict]:
-    """Truth and both modes' forecasts for test steps length..upto-1 (forecast of step t at t)."""
+def prediction_rows(arrays: Mapping[str, np.ndarray], upto: int = 200) -> list[dict]:
+    """Truth and both modes' forecasts at every test step below `upto` that windows forecast.
+
+    arrays as evaluation saves them: test_series (T,), target_positions (m,),
+    stateless (m,), stateful (T,) where stateful[t] forecasts step t + 1.
+    """
     series = arrays["test_series"]
-    last = min(upto, len(series))
     return [
         {
-            "step": t,
-            "truth": float(series[t]),
-            "stateless": float(arrays["stateless"][t - length]),
-            "stateful": float(arrays["stateful"][t - 1]),
+            "step": int(step),
+            "truth": float(series[step]),
+            "stateless": float(arrays["stateless"][i]),
+            "stateful": float(arrays["stateful"][step - 1]),
         }
-        for t in range(length, last)
+        for i, step in enumerate(arrays["target_positions"])
+        if step < upto
     ]

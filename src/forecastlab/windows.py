@@ -1,19 +1,96 @@
-"""Cutting a series into model inputs and targets."""
+"""Cutting series into model inputs and targets.
+
+A window strategy has two names from params.yaml:
+- the cut: `sliding` (a window starting at every step), `non_overlapping` (stride equal
+  to the length, as in the sunspots tutorial), or `series` (a study of many short series,
+  each one window, as in the textbook);
+- the targets: `next` (the value after the window), `shifted` (the window moved one step
+  ahead, seq-to-seq), `horizon` (the next H values), `shifted_horizon` (the textbook's
+  seq-to-seq multi-horizon targets, Y[t, k] = series[start + t + k + 1]).
+Windows are cut from one split part at a time, so none crosses a split boundary.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+
+CUTS = ("sliding", "non_overlapping", "series")
+TARGETS = ("next", "shifted", "horizon", "shifted_horizon")
 
 
-def sliding_windows(series: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Windows of `length` consecutive values (stride 1) with the next value as target.
+def target_offsets(length: int, targets: str, horizon: int = 1) -> np.ndarray:
+    """Positions of the targets relative to a window's first input.
 
-    series (n,) -> inputs (n - length, length, 1), targets (n - length,), float32.
+    next: () -> L; shifted: (L,) -> 1..L; horizon: (H,) -> L..L+H-1;
+    shifted_horizon: (L, H) -> t + k + 1.
+    """
+    if targets == "next":
+        return np.array(length)
+    if targets == "shifted":
+        return np.arange(1, length + 1)
+    if targets == "horizon":
+        return np.arange(length, length + horizon)
+    if targets == "shifted_horizon":
+        return np.arange(length)[:, None] + np.arange(horizon)[None, :] + 1
+    raise ValueError(f"unknown targets {targets!r}; known: {', '.join(TARGETS)}")
+
+
+def window_span(length: int, targets: str, horizon: int = 1) -> int:
+    """Points one window needs: its inputs and its last target."""
+    return int(target_offsets(length, targets, horizon).max()) + 1
+
+
+def cut_windows(
+    series: np.ndarray, length: int, cut: str, targets: Sequence[str], horizon: int = 1
+) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """Windows of one part: inputs, targets of each kind, and where each window starts.
+
+    series (n,) for `sliding` and `non_overlapping`, or (n_series, T) for `series`.
+    Every kind shares the same windows: those with room for all the targets asked for.
+    Returns inputs (m, L, 1); targets by kind, (m,) for next, (m, L, 1) for shifted,
+    (m, H) for horizon, (m, L, H) for shifted_horizon; starts (m,) (0 for `series`).
     """
     if length < 1:
         raise ValueError(f"window length must be at least 1, got {length}")
-    if len(series) <= length:
-        raise ValueError(f"a window of {length} needs more than {length} points, got {len(series)}")
-    inputs = sliding_window_view(series[:-1], length)[..., np.newaxis]
-    return inputs.astype(np.float32), series[length:].astype(np.float32)
+    offsets = {kind: target_offsets(length, kind, horizon) for kind in targets}
+    span = max(int(o.max()) + 1 for o in offsets.values())
+    if cut == "series":
+        if series.ndim != 2 or series.shape[1] < span:
+            raise ValueError(
+                f"windows of {length} with targets {', '.join(targets)} need series of at "
+                f"least {span} steps, got shape {series.shape}"
+            )
+        starts = np.zeros(len(series), dtype=np.int64)
+        inputs = series[:, :length]
+        values = {
+            kind: series[:, o.reshape(-1)].reshape(len(series), *o.shape)
+            for kind, o in offsets.items()
+        }
+    elif cut in ("sliding", "non_overlapping"):
+        if len(series) < span:
+            raise ValueError(
+                f"a window of {length} and its targets need {span} points, got {len(series)}"
+            )
+        stride = 1 if cut == "sliding" else length
+        starts = np.arange(0, len(series) - span + 1, stride)
+        inputs = series[starts[:, None] + np.arange(length)]
+        values = {
+            kind: series[starts.reshape(-1, *([1] * o.ndim)) + o] for kind, o in offsets.items()
+        }
+    else:
+        raise ValueError(f"unknown cut {cut!r}; known: {', '.join(CUTS)}")
+    values = {kind: v.astype(np.float32) for kind, v in values.items()}
+    if "shifted" in values:
+        values["shifted"] = values["shifted"][..., np.newaxis]
+    return inputs[..., np.newaxis].astype(np.float32), values, starts
+
+
+def sliding_windows(series: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first tutorial's windows: stride 1, next value as target.
+
+    series (n,) -> inputs (n - length, length, 1), targets (n - length,).
+    """
+    inputs, targets, _ = cut_windows(series, length, "sliding", ["next"])
+    return inputs, targets["next"]

@@ -15,7 +15,7 @@ STUDIES = config["studies"]
 
 
 wildcard_constraints:
-    study="[a-z][a-z0-9_]*",
+    study="|".join(STUDIES),
     length=r"\d+",
     arch="[a-z][a-z0-9_]*",
 
@@ -38,13 +38,42 @@ def source_json(wildcards):
     return json.dumps(STUDIES[wildcards.study]["source"], sort_keys=True)
 
 
-def test_share(wildcards):
-    return STUDIES[wildcards.study]["split"]["test_share"]
+def vendored_file(wildcards):
+    """The vendored copy a csv source reads (an input, so a new copy reruns the study)."""
+    source = STUDIES[wildcards.study]["source"]
+    return [source["file"]] if source["kind"] == "csv" else []
+
+
+def raw_file(wildcards):
+    """Textbook studies hold many series (.npz); the others one series (.csv)."""
+    extension = "npz" if STUDIES[wildcards.study]["source"]["kind"] == "textbook" else "csv"
+    return f"data/raw/{wildcards.study}.{extension}"
+
+
+def split_json(wildcards):
+    return json.dumps(STUDIES[wildcards.study]["split"], sort_keys=True)
+
+
+def study_scaler(wildcards):
+    return STUDIES[wildcards.study]["scaler"]
+
+
+def window_cut(wildcards):
+    return STUDIES[wildcards.study]["windows"]["cut"]
+
+
+def window_targets(wildcards):
+    return " ".join(STUDIES[wildcards.study]["windows"]["targets"])
+
+
+def window_horizon(wildcards):
+    return STUDIES[wildcards.study]["windows"]["horizon"]
 
 
 def data_params_json(wildcards):
     spec = STUDIES[wildcards.study]
-    return json.dumps({"source": spec["source"], "split": spec["split"]}, sort_keys=True)
+    keys = ("source", "split", "scaler", "windows")
+    return json.dumps({key: spec[key] for key in keys}, sort_keys=True)
 
 
 def hyperparams_json(wildcards):
@@ -101,6 +130,10 @@ def all_runs_json(wildcards):
 
 def all_run_inputs(wildcards):
     return files_of(runs_of(STUDIES))
+
+
+def studies_with_runs():
+    return [study for study in STUDIES if study_runs(study)]
 
 
 def every(role):

@@ -1,8 +1,9 @@
-# Acquire each study's series and split it chronologically.
+# Acquire each study's series and split it chronologically, scaled on the training part.
 
 
 rule acquire_series:
     input:
+        vendored=vendored_file,
         script=script("acquire"),
         library=library("data"),
     output:
@@ -20,20 +21,29 @@ rule acquire_series:
         " --output {output} > {log} 2>&1"
 
 
+use rule acquire_series as acquire_panel with:
+    input:
+        script=script("acquire"),
+        library=library("data"),
+    output:
+        "data/raw/{study}.npz",
+
+
 rule split_series:
     input:
-        series="data/raw/{study}.csv",
+        raw=raw_file,
         script=script("split"),
         library=library("data"),
     output:
         "data/prepared/{study}.npz",
     params:
-        test_share=test_share,
+        split=split_json,
+        scaler=study_scaler,
     log:
         "logs/split/{study}.log",
     threads: 1
     resources:
-        mem_mb=500,
+        mem_mb=1000,
     shell:
-        "python {input.script} --input {input.series} --test-share {params.test_share}"
-        " --output {output} > {log} 2>&1"
+        "python {input.script} --input {input.raw} --study {wildcards.study}"
+        " --split {params.split:q} --scaler {params.scaler} --output {output} > {log} 2>&1"

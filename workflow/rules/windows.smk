@@ -1,4 +1,4 @@
-# Cut windows of each length listed for a study.
+# Cut windows of each length listed for a study, with the study's cut and target kinds.
 
 
 rule window_series:
@@ -8,11 +8,16 @@ rule window_series:
         library=library("windows"),
     output:
         "data/windows/{study}/w{length}.npz",
+    params:
+        cut=window_cut,
+        targets=window_targets,
+        horizon=window_horizon,
     log:
         "logs/window/{study}/w{length}.log",
     threads: 1
     resources:
-        mem_mb=500,
+        mem_mb=1000,
     shell:
         "python {input.script} --input {input.prepared} --study {wildcards.study}"
-        " --length {wildcards.length} --output {output} > {log} 2>&1"
+        " --length {wildcards.length} --cut {params.cut} --targets {params.targets}"
+        " --horizon {params.horizon} --output {output} > {log} 2>&1"

@@ -33,17 +33,19 @@ def main(argv: list[str] | None = None) -> None:
     configure_determinism(0, args.threads)
     model = keras.models.load_model(args.model)
     test_series = read_npz(args.prepared)["test"]
-    test_inputs = read_npz(args.windows)["test_inputs"]
+    windows = read_npz(args.windows)
+    test_inputs, positions = windows["test_inputs"], windows["test_starts"] + args.length
 
     stateless, stateless_hidden = stateless_predict(model, args.arch, test_inputs)
     stateful, stateful_hidden = stateful_predict(model, args.arch, args.hyperparams, test_series)
-    modes = compare_modes(test_series, args.length, stateless, stateful)
+    modes = compare_modes(test_series, positions, stateless, stateful)
     ratio = modes["stateful"]["mse"] / modes["stateless"]["mse"]
 
     write_npz(
         args.predictions,
         {
             "test_series": test_series,
+            "target_positions": positions,
             "stateless": stateless,
             "stateless_hidden": stateless_hidden,
             "stateful": stateful,

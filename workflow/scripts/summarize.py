@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
         write_csv(Path(args.plots) / "loss" / f"{name}.csv", loss_rows(training["history"]))
         write_csv(
             Path(args.plots) / "predictions" / f"{name}.csv",
-            prediction_rows(read_npz(run["predictions"]), run["window"]),
+            prediction_rows(read_npz(run["predictions"])),
         )
     write_json(args.metrics, metrics)
     logging.info("%d runs summarized -> %s", len(args.runs), args.metrics)

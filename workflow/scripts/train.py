@@ -51,7 +51,9 @@ def main(argv: list[str] | None = None) -> None:
     logging.info("%s: %d weights, MLflow run %s", name, parameter_count(model), run_id)
 
     started = time.perf_counter()
-    history = fit(model, windows["train_inputs"], windows["train_targets"], args.hyperparams, name)
+    history = fit(
+        model, windows["train_inputs"], windows["train_targets_next"], args.hyperparams, name
+    )
     seconds = time.perf_counter() - started
     logging.info("%s: trained in %.1f s", name, seconds)
 
