@@ -4,7 +4,7 @@
 #
 # Every experiment is defined in params.yaml, validated below before any job starts.
 
-from forecastlab.config import load_yaml, validate_params
+from forecastlab.config import load_yaml, params_hash, validate_params
 
 
 configfile: "params.yaml"
@@ -34,8 +34,7 @@ onstart:
 rule all:
     input:
         every_window(),
-        expand("reports/{study}.html", study=studies_with_runs()),
-        "results/metrics.json" if studies_with_runs() else [],
+        "reports/index.html" if studies_with_runs() else [],
 
 
 # One target per phase; dvc.yaml's stages run these.

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -101,6 +104,33 @@ def make_pipeline_copy(root: Path, params: dict) -> Path:
     return root
 
 
-@pytest.fixture
-def pipeline_copy(tmp_path: Path) -> Path:
-    return make_pipeline_copy(tmp_path / "repo", tiny_params())
+@pytest.fixture(scope="session")
+def pipeline_repo(tmp_path_factory) -> Path:
+    """A git + DVC repository where the whole tiny pipeline has run once (shared: tests
+    that change it run after those that only read it)."""
+    repo = make_pipeline_copy(tmp_path_factory.mktemp("pipeline") / "repo", tiny_params())
+    run(["dvc", "init", "-q"], repo)
+    run(["dvc", "config", "core.analytics", "false"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "tiny pipeline"], repo)
+    run(["snakemake", "--cores", "2"], repo)
+    return repo
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(url: str, process: subprocess.Popen, seconds: float = 90) -> int:
+    """Poll `url` until it answers; fail early if `process` (its server) has died."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[1]
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.status
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"{url} did not answer within {seconds} s")

@@ -1,16 +1,24 @@
-"""The real pipeline on tiny params: Snakemake, DVC in a git repo, MLflow on SQLite, papermill."""
+"""The real pipeline on tiny params: Snakemake, DVC in a git repo, MLflow on SQLite, papermill.
+
+One run of the whole pipeline (the `pipeline_repo` fixture) feeds every test here and in
+test_readme.py; the tests that change params or the repository come last, in file order.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
+import urllib.request
 
 import numpy as np
 import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import make_pipeline_copy, run, tiny_params
+from tests.conftest import BIN, free_port, make_pipeline_copy, run, tiny_params, wait_for
+
+pytestmark = pytest.mark.slow
 
 
 def mlflow_runs(repo):
@@ -23,16 +31,21 @@ def mtimes(repo, pattern):
     return {p: p.stat().st_mtime_ns for p in sorted(repo.glob(pattern))}
 
 
-@pytest.mark.slow
-def test_pipeline_end_to_end_with_dvc_and_mlflow(pipeline_copy):
-    repo = pipeline_copy
-    run(["dvc", "init", "-q"], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "tiny pipeline"], repo)
+def set_param(repo, path, value):
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    node = params
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
-    run(["snakemake", "--cores", "2"], repo)
 
-    # Windows of every study at every length, with each study's cut and targets.
+@pytest.fixture
+def repo(pipeline_repo):
+    return pipeline_repo
+
+
+def test_windows_of_every_study(repo):
     windows = {
         p.relative_to(repo / "data/windows").as_posix() for p in repo.glob("data/windows/*/*.npz")
     }
@@ -53,13 +66,13 @@ def test_pipeline_end_to_end_with_dvc_and_mlflow(pipeline_copy):
     assert spots["train"].min() == 0.0 and spots["train"].max() == 1.0  # fitted on train only
     assert (repo / "data/raw/book.npz").exists() and (repo / "data/raw/walk.csv").exists()
 
-    # Every model verified, in both modes.
+
+def test_models_verified_and_logged_to_mlflow(repo):
     for length in (2, 5):
         verify = json.loads((repo / f"results/verify/sine/w{length}/rnn1/verify.json").read_text())
         assert verify["passed"] and set(verify["modes"]) == {"stateless", "stateful"}
         assert all(m["max_abs_error"] <= 1e-5 for m in verify["modes"].values())
 
-    # One finished MLflow run per window with history, metrics, tags and the weights file.
     client, runs = mlflow_runs(repo)
     assert sorted(r.info.run_name for r in runs) == ["sine/w2/rnn1", "sine/w5/rnn1"]
     for r in runs:
@@ -69,54 +82,159 @@ def test_pipeline_end_to_end_with_dvc_and_mlflow(pipeline_copy):
             r.data.metrics
         )
         assert r.data.tags["verified"] == "true" and len(r.data.tags["git_commit"]) == 40
-        assert r.data.params["model.epochs"] == "3"
+        assert r.data.params["model.epochs"] == "3" and r.data.params["window"] in ("2", "5")
         assert [a.path for a in client.list_artifacts(r.info.run_id)] == ["weights.npz"]
+    # Progress in the job logs is a line per block of epochs, no progress bars.
+    log = (repo / "logs/train/sine/w2/rnn1.log").read_text()
+    assert "sine/w2/rnn1: epoch 3/3 loss=" in log and len(log) < 20_000
 
-    # The report: the window x mode table and embedded figures, no code.
+
+def test_study_report_and_index(repo):
     html = (repo / "reports/sine.html").read_text()
     table = html[html.index("<table") : html.index("</table>")]
     assert "stateless MSE" in table and "stateful MSE" in table
     assert len(re.findall(r"<tr>\s*<td[^>]*>rnn1</td>", table)) == 2
+    assert "font-weight: bold" in html  # the best value of each column
     assert html.count("data:image/png;base64") >= 5
-    assert "read_npz(" not in html
+    assert "read_npz(" not in html  # code hidden
 
-    # Nothing left to do for Snakemake, nothing retrained by DVC.
-    assert (
-        "Nothing to be done"
-        in run(["snakemake", "-n"], repo).stdout + run(["snakemake", "-n"], repo).stderr
+    index = (repo / "reports/index.html").read_text()
+    assert 'href="sine.html"' in index
+    assert re.search(
+        r"(No: stateful prediction is not worse|Yes, so far: stateful prediction is worse)", index
     )
-    models_before, data_before = mtimes(repo, "models/**/*.keras"), mtimes(repo, "data/**/*.npz")
+    assert re.search(
+        r"params hash <code>[0-9a-f]{12}</code> at git commit <code>[0-9a-f]{40}</code>", index
+    )
+
+
+def post(url, payload):
+    request = urllib.request.Request(
+        url, json.dumps(payload).encode(), {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def test_mlflow_server_serves_every_run_over_rest(repo):
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(BIN / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{repo}/mlflow.db",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        cwd=repo,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}/api/2.0/mlflow"
+        wait_for(f"http://127.0.0.1:{port}/health", server)
+        with urllib.request.urlopen(
+            f"{base}/experiments/get-by-name?experiment_name=sine"
+        ) as answer:
+            experiment = json.load(answer)["experiment"]
+        found = post(f"{base}/runs/search", {"experiment_ids": [experiment["experiment_id"]]})[
+            "runs"
+        ]
+        assert sorted(r["info"]["run_name"] for r in found) == ["sine/w2/rnn1", "sine/w5/rnn1"]
+        for found_run in found:
+            metrics = {m["key"] for m in found_run["data"]["metrics"]}
+            assert {"loss", "val_loss", "stateless_mse", "stateful_mse"} <= metrics
+            run_id = found_run["info"]["run_id"]
+            url = f"{base}/metrics/get-history?run_id={run_id}&metric_key=loss"
+            with urllib.request.urlopen(url) as answer:
+                assert len(json.load(answer)["metrics"]) == 3
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_nothing_to_redo_after_a_full_run(repo):
+    result = run(["snakemake", "-n"], repo)
+    assert "Nothing to be done" in result.stdout + result.stderr
+    models = mtimes(repo, "models/**/*.keras")
     run(["dvc", "repro"], repo)
-    assert mtimes(repo, "models/**/*.keras") == models_before
+    assert mtimes(repo, "models/**/*.keras") == models
     assert len(mlflow_runs(repo)[1]) == 2
-    metrics = run(["dvc", "metrics", "show", "--json"], repo).stdout
-    assert "stateless_mse" in metrics and "w5" in metrics
+    metrics = json.loads(run(["dvc", "metrics", "show", "--json"], repo).stdout)
+    assert "stateless_mse" in json.dumps(metrics) and "w5" in json.dumps(metrics)
     run(["dvc", "plots", "show"], repo)
     plots = (repo / "dvc_plots/index.html").read_text()
     for name in ("loss/sine_w2_rnn1.csv", "predictions/sine_w5_rnn1.csv"):
         assert name in plots
 
+
+def test_push_fresh_clone_pull_retrains_nothing(repo, tmp_path):
+    store, clone = tmp_path / "store", tmp_path / "clone"
+    run(["dvc", "remote", "add", "-d", "local", str(store)], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "results"], repo)
+    run(["dvc", "push"], repo)
+
+    run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    run(["dvc", "pull"], clone)
+    # DVC's checkout keeps no modification times: bring them into the order of the DAG.
+    run(["snakemake", "--touch", "--cores", "1"], clone)
+    dry_run = run(["snakemake", "-n"], clone)
+    assert "Nothing to be done" in dry_run.stdout + dry_run.stderr
+    weights = (clone / "models/sine/w2/rnn1/weights.npz").read_bytes()
+    assert weights == (repo / "models/sine/w2/rnn1/weights.npz").read_bytes()
+    output = run(["dvc", "repro"], clone).stdout
+    assert "didn't change, skipping" in output and "Running stage" not in output
+    assert (clone / "models/sine/w2/rnn1/weights.npz").read_bytes() == weights
+
+
+def test_param_changes_redo_only_what_they_touch(repo):
+    models_before, data_before = mtimes(repo, "models/**/*.keras"), mtimes(repo, "data/**/*.npz")
+
     # New window lengths for one study: only that study's windows change.
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["studies"]["spots"]["windows"]["lengths"] = [12, 36]
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    set_param(repo, ["studies", "spots", "windows", "lengths"], [12, 36])
     run(["dvc", "repro"], repo)
     data_after = mtimes(repo, "data/**/*.npz")
     assert repo / "data/windows/spots/w36.npz" in data_after
     assert {p: t for p, t in data_after.items() if p.name != "w36.npz"} == data_before
     assert mtimes(repo, "models/**/*.keras") == models_before
-    data_before = data_after
 
     # A new epoch count retrains the model at every window and nothing upstream.
-    params["studies"]["sine"]["models"]["rnn1"]["epochs"] = 4
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    set_param(repo, ["studies", "sine", "models", "rnn1", "epochs"], 4)
     run(["dvc", "repro"], repo)
-    assert mtimes(repo, "data/**/*.npz") == data_before
+    assert mtimes(repo, "data/**/*.npz") == data_after
     models_after = mtimes(repo, "models/**/*.keras")
     assert all(models_after[p] > models_before[p] for p in models_before)
     history = json.loads((repo / "models/sine/w2/rnn1/history.json").read_text())
     assert len(history["history"]["loss"]) == 4
     assert len(mlflow_runs(repo)[1]) == 4
+    # dvc metrics diff shows the retrained models' rows only.
+    diff = json.loads(run(["dvc", "metrics", "diff", "--json"], repo).stdout)
+    changed = {key.split(".")[0] for key in diff["results/metrics.json"]}
+    assert changed == {"sine"}
+
+
+def epochs_of(experiment):
+    """studies.sine.models.rnn1.epochs in an entry of `dvc exp show --json`."""
+    data = experiment["revs"][0]["data"]["params"]["params.yaml"]["data"]
+    return data["studies"]["sine"]["models"]["rnn1"]["epochs"]
+
+
+def test_dvc_experiment_with_a_set_param(repo):
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "epochs 4"], repo)
+    run(["dvc", "exp", "run", "-S", "studies.sine.models.rnn1.epochs=2"], repo)
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout)
+    experiments = [e for row in shown for e in (row.get("experiments") or [])]
+    assert {epochs_of(e) for e in experiments} == {2}
+    history = json.loads((repo / "models/sine/w5/rnn1/history.json").read_text())
+    assert len(history["history"]["loss"]) == 2
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,12 @@
 import numpy as np
 
-from forecastlab.summary import loss_rows, metrics_entry, prediction_rows
+from forecastlab.summary import (
+    loss_rows,
+    metrics_entry,
+    prediction_rows,
+    stateful_answer,
+    stateful_verdicts,
+)
 
 
 def test_loss_rows_count_epochs_from_one():
@@ -44,3 +50,24 @@ def test_metrics_entry_reports_the_worst_verification_error():
         "verify_max_abs_error": 3e-7,
         "verified": True,
     }
+
+
+def test_stateful_verdicts_and_the_answer():
+    def entry(stateless, stateful):
+        return {
+            "stateless_mse": stateless,
+            "stateful_mse": stateful,
+            "stateful_to_stateless_mse": stateful / stateless,
+        }
+
+    metrics = {"sine": {"w2": {"rnn1": entry(1.0, 500.0)}, "w10": {"rnn1": entry(2.0, 1.0)}}}
+    verdicts = stateful_verdicts(metrics)
+    assert [(v["window"], v["stateful is"]) for v in verdicts] == [(2, "worse"), (10, "not worse")]
+    assert verdicts[0]["stateful / stateless"] == 500.0
+    assert stateful_answer(verdicts) == (
+        "No: stateful prediction is not worse for 1 of 2 trained models (sine w10 rnn1)."
+    )
+    assert stateful_answer(verdicts[:1]) == (
+        "Yes, so far: stateful prediction is worse for all 1 trained models."
+    )
+    assert stateful_answer([]) == "No model has been trained yet."

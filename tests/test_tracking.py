@@ -1,6 +1,10 @@
+import subprocess
+import sys
+
 from mlflow.tracking import MlflowClient
 
 from forecastlab.tracking import (
+    ensure_run,
     finish_run,
     flatten,
     init_store,
@@ -51,3 +55,51 @@ def test_a_run_receives_params_history_results_and_artifacts(tmp_path):
     losses = client.get_metric_history(run_id, "loss")
     assert sorted(m.step for m in losses) == list(range(1500))
     assert [a.path for a in client.list_artifacts(run_id)] == ["weights.npz"]
+
+
+def test_a_run_missing_from_this_store_is_replaced_once(tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    init_store(uri, ["sine"])
+    existing = start_run(uri, "sine", "sine/w2/rnn1", {}, {})
+    assert ensure_run(uri, "sine/w2/rnn1", existing) == existing
+    stranger = "0123456789abcdef0123456789abcdef"  # trained where another store was
+    replacement = ensure_run(uri, "sine/w5/rnn1", stranger)
+    assert replacement != stranger
+    assert ensure_run(uri, "sine/w5/rnn1", stranger) == replacement  # evaluate, then verify
+    run = MlflowClient(uri).get_run(replacement)
+    assert run.info.run_name == "sine/w5/rnn1" and run.data.tags["trained_in_run"] == stranger
+
+
+LOGGER = """
+import sys
+from forecastlab.tracking import finish_run, log_history, log_results, start_run
+uri, index = sys.argv[1], int(sys.argv[2])
+run_id = start_run(uri, "stress", f"stress/{index}", {"index": index}, {"worker": str(index)})
+log_history(uri, run_id, {"loss": [index + step / 1000 for step in range(1000)]})
+log_results(uri, run_id, {"final": float(index)})
+finish_run(uri, run_id)
+"""
+
+
+def test_sixteen_processes_log_to_one_sqlite_store_without_loss(tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    init_store(uri, ["stress"])  # the serial step the workflow runs first
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", LOGGER, uri, str(i)], stderr=subprocess.PIPE, text=True
+        )
+        for i in range(16)
+    ]
+    failures = [(i, w.communicate()[1]) for i, w in enumerate(workers) if w.wait() != 0]
+    assert failures == []
+
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("stress")
+    runs = client.search_runs([experiment.experiment_id], max_results=100)
+    assert sorted(r.info.run_name for r in runs) == sorted(f"stress/{i}" for i in range(16))
+    for run in runs:
+        index = int(run.data.tags["worker"])
+        history = client.get_metric_history(run.info.run_id, "loss")
+        assert sorted(m.step for m in history) == list(range(1000))  # none lost, none twice
+        assert {m.value for m in history} == {index + step / 1000 for step in range(1000)}
+        assert run.info.status == "FINISHED" and run.data.metrics["final"] == index

@@ -61,3 +61,38 @@ def prediction_rows(arrays: Mapping[str, np.ndarray], upto: int = 200) -> list[d
         for i, step in enumerate(arrays["target_positions"])
         if step < upto
     ]
+
+
+def stateful_verdicts(metrics: Mapping[str, Any]) -> list[dict]:
+    """One row per trained model of metrics.json ({study: {"wL": {arch: entry}}}):
+    stateless and stateful MSE on the same targets, their ratio and the verdict."""
+    return [
+        {
+            "study": study,
+            "window": int(window.removeprefix("w")),
+            "architecture": arch,
+            "stateless MSE": entry["stateless_mse"],
+            "stateful MSE": entry["stateful_mse"],
+            "stateful / stateless": entry["stateful_to_stateless_mse"],
+            "stateful is": (
+                "worse" if entry["stateful_mse"] > entry["stateless_mse"] else "not worse"
+            ),
+        }
+        for study, windows in metrics.items()
+        for window, architectures in windows.items()
+        for arch, entry in architectures.items()
+    ]
+
+
+def stateful_answer(verdicts: list[dict]) -> str:
+    """The one-line answer to the first tutorial's "is stateful prediction ALWAYS worse?"."""
+    if not verdicts:
+        return "No model has been trained yet."
+    better = [v for v in verdicts if v["stateful is"] == "not worse"]
+    if not better:
+        return f"Yes, so far: stateful prediction is worse for all {len(verdicts)} trained models."
+    where = ", ".join(f"{v['study']} w{v['window']} {v['architecture']}" for v in better)
+    return (
+        f"No: stateful prediction is not worse for {len(better)} of {len(verdicts)} trained "
+        f"models ({where})."
+    )

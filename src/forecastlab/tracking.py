@@ -8,6 +8,7 @@ store races on its schema migrations.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import time
@@ -16,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+
+log = logging.getLogger(__name__)
 
 # MLflow refuses batches larger than this.
 _BATCH = 1000
@@ -85,6 +89,30 @@ def start_run(
     for start in range(0, len(flat), 100):
         client.log_batch(run.info.run_id, params=flat[start : start + 100])
     return run.info.run_id
+
+
+def ensure_run(uri: str, name: str, run_id: str) -> str:
+    """`run_id` if this store holds it, else a new run named `name` ("study/wL/arch").
+
+    A model pulled with `dvc pull` into a fresh clone records a run of another store;
+    its evaluation and verification then log to one new run of the same name, tagged
+    with the original id, rather than fail.
+    """
+    client = MlflowClient(uri)
+    try:
+        client.get_run(run_id)
+        return run_id
+    except MlflowException:
+        pass
+    experiment = client.get_experiment_by_name(name.split("/")[0])
+    if experiment is not None:
+        found = client.search_runs(
+            [experiment.experiment_id], f"tags.trained_in_run = '{run_id}'", max_results=1
+        )
+        if found:
+            return found[0].info.run_id
+    log.warning("MLflow run %s is not in %s: logging to a new run %s", run_id, uri, name)
+    return start_run(uri, name.split("/")[0], name, {}, {"trained_in_run": run_id})
 
 
 def log_history(uri: str, run_id: str, history: Mapping[str, list[float]]) -> None:

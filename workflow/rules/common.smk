@@ -116,8 +116,19 @@ def files_of(runs):
     return [run[role] for run in runs for role in ("history", "weights", "eval", "predictions", "verify")]
 
 
-def report_manifest(wildcards):
-    return json.dumps(runs_of([wildcards.study]))
+def study_report_parameters(wildcards):
+    return json.dumps({"study": wildcards.study, "runs": runs_of([wildcards.study])})
+
+
+def index_report_parameters(wildcards):
+    """The index names the params it comes from by hash (the commit it reads itself)."""
+    return json.dumps(
+        {
+            "metrics": "results/metrics.json",
+            "reports": {study: f"{study}.html" for study in studies_with_runs()},
+            "params_hash": params_hash(config),
+        }
+    )
 
 
 def report_inputs(wildcards):

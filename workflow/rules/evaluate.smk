@@ -20,7 +20,8 @@ rule evaluate_model:
     resources:
         mem_mb=2000,
     shell:
-        "python {input.script} --model {input.model} --history {input.history}"
+        "python {input.script} --name {wildcards.study}/w{wildcards.length}/{wildcards.arch}"
+        " --model {input.model} --history {input.history}"
         " --windows {input.windows} --prepared {input.prepared} --arch {wildcards.arch}"
         " --hyperparams {params.hyperparams:q} --length {wildcards.length} --threads {threads}"
         " --metrics {output.metrics} --predictions {output.predictions} > {log} 2>&1"

@@ -11,15 +11,15 @@ rule report_study:
         notebook="reports/{study}.ipynb",
         html="reports/{study}.html",
     params:
-        manifest=report_manifest,
+        parameters=study_report_parameters,
     log:
         "logs/report/{study}.log",
     threads: 1
     resources:
         mem_mb=1500,
     shell:
-        "python {input.script} --template {input.template} --study {wildcards.study}"
-        " --manifest {params.manifest:q} --notebook {output.notebook}"
+        "python {input.script} --template {input.template}"
+        " --parameters {params.parameters:q} --notebook {output.notebook}"
         " --html {output.html} > {log} 2>&1"
 
 
@@ -41,3 +41,26 @@ rule summarize_results:
     shell:
         "python {input.script} --runs {params.runs:q} --metrics {output.metrics}"
         " --plots {output.plots} > {log} 2>&1"
+
+
+rule report_index:
+    input:
+        studies=expand("reports/{study}.html", study=studies_with_runs()),
+        metrics="results/metrics.json",
+        template="workflow/notebooks/index_report.ipynb",
+        script=script("report"),
+        library=library("reporting", "summary"),
+    output:
+        notebook="reports/index.ipynb",
+        html="reports/index.html",
+    params:
+        parameters=index_report_parameters,
+    log:
+        "logs/report/index.log",
+    threads: 1
+    resources:
+        mem_mb=1500,
+    shell:
+        "python {input.script} --template {input.template}"
+        " --parameters {params.parameters:q} --notebook {output.notebook}"
+        " --html {output.html} > {log} 2>&1"

@@ -7,11 +7,12 @@ import logging
 
 from forecastlab.cli import configure_logging, json_object
 from forecastlab.io import read_json, read_npz, write_json, write_npz
-from forecastlab.tracking import log_results, tracking_uri
+from forecastlab.tracking import ensure_run, log_results, tracking_uri
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--name", required=True, help="study/wL/arch, the MLflow run name")
     parser.add_argument("--model", required=True, help=".keras file")
     parser.add_argument("--history", required=True, help="training history .json (run id)")
     parser.add_argument("--windows", required=True, help="windows .npz")
@@ -58,9 +59,10 @@ def main(argv: list[str] | None = None) -> None:
     flat = {
         f"{mode}_{k}": v for mode, metrics in modes.items() for k, v in metrics.items() if k != "n"
     }
+    uri = tracking_uri()
     log_results(
-        tracking_uri(),
-        read_json(args.history)["run_id"],
+        uri,
+        ensure_run(uri, args.name, read_json(args.history)["run_id"]),
         {**flat, "stateful_to_stateless_mse": ratio},
     )
     logging.info(

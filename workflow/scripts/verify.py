@@ -9,12 +9,14 @@ import sys
 from forecastlab.cli import configure_logging, json_object
 from forecastlab.handcheck import verify_predictions
 from forecastlab.io import read_json, read_npz, write_json
-from forecastlab.tracking import finish_run, log_results, tracking_uri
+from forecastlab.tracking import ensure_run, finish_run, log_results, tracking_uri
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--name", required=True, help="study/wL/arch, named in messages")
+    parser.add_argument(
+        "--name", required=True, help="study/wL/arch: the MLflow run name, in messages"
+    )
     parser.add_argument("--arch", required=True)
     parser.add_argument("--hyperparams", type=json_object, required=True)
     parser.add_argument("--weights", required=True, help="weights .npz")
@@ -34,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         read_npz(args.predictions),
         args.atol,
     )
-    uri, run_id = tracking_uri(), read_json(args.history)["run_id"]
+    uri = tracking_uri()
+    run_id = ensure_run(uri, args.name, read_json(args.history)["run_id"])
     metrics = {
         f"verify_{mode}_{key}": value
         for mode, result in report["modes"].items()

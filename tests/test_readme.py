@@ -1,0 +1,58 @@
+"""The README's commands, run as written on the tiny pipeline."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+
+import pytest
+
+from tests.conftest import BIN, REPO, run, wait_for
+
+README = (REPO / "README.md").read_text()
+
+
+def commands_under(heading: str) -> list[str]:
+    """The lines of the first ```bash block after `## heading`, without their comments."""
+    section = README[README.index(f"## {heading}\n") :]
+    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    return [re.split(r"\s+#\s", line)[0].strip() for line in block.splitlines() if line.strip()]
+
+
+def test_setup_is_two_commands_and_ci_runs_the_test_one():
+    assert commands_under("Set up and run") == ["bash bin/pipeline", "bash bin/test"]
+    assert "bash bin/test" in (REPO / ".ci/run").read_text()
+
+
+@pytest.mark.slow
+def test_everyday_commands_work_as_written(pipeline_repo):
+    for command in commands_under("Everyday commands"):
+        if command.startswith("mlflow ui"):
+            ui = subprocess.Popen(
+                ["bash", "-c", f"exec {command}"],
+                cwd=pipeline_repo,
+                env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            try:
+                assert wait_for("http://127.0.0.1:5000/health", ui) == 200
+            finally:
+                ui.terminate()
+                ui.wait(timeout=30)
+        else:
+            run(["bash", "-c", command], pipeline_repo)
+    assert (pipeline_repo / "dvc_plots/index.html").exists()
+
+
+@pytest.mark.slow
+def test_sharing_commands_work_as_written(pipeline_repo):
+    script = "set -euo pipefail\n" + "\n".join(commands_under("Sharing results with DVC"))
+    result = run(["bash", "-c", script], pipeline_repo)
+    assert "Nothing to be done" in result.stdout + result.stderr  # the README's last command
+    copy = pipeline_repo.parent / "forecastlab-copy"
+    weights = "models/sine/w2/rnn1/weights.npz"
+    assert (copy / weights).read_bytes() == (pipeline_repo / weights).read_bytes()
+    assert "Running stage" not in run(["dvc", "repro"], copy).stdout
