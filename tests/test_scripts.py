@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 
@@ -57,3 +58,77 @@ def test_window_longer_than_a_part_names_study_length_and_part(tmp_path):
         "error: study spots, window length 48, test part: a window of 48 and its targets need 49 points, got 30"
     )
     assert not (tmp_path / "w48.npz").exists()
+
+
+def test_verify_fails_naming_the_model_when_one_saved_weight_is_perturbed(tmp_path, monkeypatch):
+    import keras
+
+    from forecastlab.evaluation import stateful_predict, stateless_predict
+    from forecastlab.models import build_model, export_weights
+    from forecastlab.tracking import init_store, start_run
+    from forecastlab.windows import sliding_windows
+
+    hp = {"units": 3, "activation": "tanh"}
+    keras.utils.set_random_seed(1)
+    model = build_model("rnn1", hp, 4)
+    series = np.sin(np.arange(60) * 0.7)
+    inputs, _ = sliding_windows(series, 4)
+    stateless, stateless_hidden = stateless_predict(model, "rnn1", inputs)
+    stateful, stateful_hidden = stateful_predict(model, "rnn1", hp, series)
+    files = {name: tmp_path / f"{name}.npz" for name in ("weights", "windows", "predictions")}
+    write_npz(files["weights"], export_weights(model))
+    write_npz(files["windows"], {"test_inputs": inputs})
+    write_npz(
+        files["predictions"],
+        {
+            "test_series": series,
+            "stateless": stateless,
+            "stateless_hidden": stateless_hidden,
+            "stateful": stateful,
+            "stateful_hidden": stateful_hidden,
+        },
+    )
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    init_store(uri, ["sine"])
+    history = tmp_path / "history.json"
+    history.write_text(json.dumps({"run_id": start_run(uri, "sine", "sine/w4/rnn1", {}, {})}))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+
+    def verify():
+        return script(
+            "verify",
+            "--name",
+            "sine/w4/rnn1",
+            "--arch",
+            "rnn1",
+            "--hyperparams",
+            json.dumps(hp),
+            "--weights",
+            files["weights"],
+            "--windows",
+            files["windows"],
+            "--predictions",
+            files["predictions"],
+            "--history",
+            history,
+            "--atol",
+            1e-5,
+            "--output",
+            tmp_path / "verify.json",
+        )
+
+    assert verify().returncode == 0
+    assert json.loads((tmp_path / "verify.json").read_text())["passed"]
+    (tmp_path / "verify.json").unlink()
+
+    weights = dict(np.load(files["weights"]))
+    weights["RNN/recurrent_kernel"][1, 2] += 1e-3
+    write_npz(files["weights"], weights)
+    result = verify()
+    assert result.returncode == 1
+    assert re.search(
+        r"verification failed for sine/w4/rnn1: (stateless|stateful) mode, max \|hand - keras\| = [0-9.e-]+ "
+        r"> atol 1e-05 at index \[\d+(, \d+)*\] of \w+",
+        result.stderr,
+    ), result.stderr
+    assert not (tmp_path / "verify.json").exists()
