@@ -51,6 +51,93 @@ class ProgressAndNaNGuard(keras.callbacks.Callback):
             log.info("%s: epoch %d/%d %s", self.model_name, epoch + 1, self.epochs, shown)
 
 
+def epoch_orders(n: int, epochs: int, seed: int) -> np.ndarray:
+    """The order of the training windows in each epoch: (epochs, n) permutations."""
+    rng = np.random.default_rng(seed)
+    return np.stack([rng.permutation(n) for _ in range(epochs)]).astype(np.int32)
+
+
+def validation_cut(n: int, validation_split: float) -> int:
+    """Where Keras's validation_split cuts: the last share of the windows validates."""
+    return int(math.floor(n * (1.0 - validation_split)))
+
+
+def compiled_epochs(model: keras.Model, inputs: np.ndarray, targets: np.ndarray, batch_size: int):
+    """A tf.function running whole epochs of minibatch steps on the training windows.
+
+    It takes orders (epochs, n) and the validation windows, and returns the per-epoch
+    training loss (the batch losses averaged, weighted by batch size, as `fit` reports
+    it) and validation loss. One compiled call replaces `fit`'s per-epoch Python work.
+    """
+    import tensorflow as tf
+
+    x, y = tf.constant(inputs), tf.constant(targets)
+    n = len(inputs)
+    steps = -(-n // batch_size)
+
+    @tf.function(reduce_retracing=True)
+    def run(orders, x_val, y_val):
+        epochs = tf.shape(orders)[0]
+        losses = tf.TensorArray(tf.float32, size=epochs)
+        val_losses = tf.TensorArray(tf.float32, size=epochs)
+        for epoch in tf.range(epochs):
+            total = tf.constant(0.0)
+            for step in tf.range(steps):
+                batch = orders[epoch, step * batch_size : tf.minimum((step + 1) * batch_size, n)]
+                x_batch, y_batch = tf.gather(x, batch), tf.gather(y, batch)
+                with tf.GradientTape() as tape:
+                    predictions = model(x_batch, training=True)
+                    loss = model.compute_loss(x=x_batch, y=y_batch, y_pred=predictions)
+                gradients = tape.gradient(loss, model.trainable_variables)
+                model.optimizer.apply_gradients(
+                    zip(gradients, model.trainable_variables, strict=True)
+                )
+                total += tf.cast(loss, tf.float32) * tf.cast(tf.shape(batch)[0], tf.float32)
+            losses = losses.write(epoch, total / n)
+            val_predictions = model(x_val, training=False)
+            val_loss = model.compute_loss(x=x_val, y=y_val, y_pred=val_predictions, training=False)
+            val_losses = val_losses.write(epoch, tf.cast(val_loss, tf.float32))
+        return losses.stack(), val_losses.stack()
+
+    return run
+
+
+def fit_compiled(
+    model: keras.Model,
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    hp: Mapping[str, Any],
+    model_name: str,
+    orders: np.ndarray | None = None,
+    seed: int = 0,
+    log_every: int = 50,
+) -> dict[str, list[float]]:
+    """`fit`'s math (epochs, batch size, optimizer, shuffled batches, validation each
+    epoch) in compiled blocks of `log_every` epochs, for many epochs on small data.
+
+    inputs (n, L, 1), targets (n,) or (n, ...). The last validation_split of the windows
+    validate, as in `fit`; orders (epochs, n_train) fixes each epoch's shuffle (default:
+    permutations seeded by `seed`). Returns {"loss": [...], "val_loss": [...]}.
+    """
+    cut = validation_cut(len(inputs), hp["validation_split"])
+    x_train, y_train = inputs[:cut], targets[:cut]
+    x_val, y_val = inputs[cut:], targets[cut:]
+    if orders is None:
+        orders = epoch_orders(cut, hp["epochs"], seed)
+    run = compiled_epochs(model, x_train, y_train, hp["batch_size"])
+    guard = ProgressAndNaNGuard(model_name, hp["epochs"], log_every)
+    history: dict[str, list[float]] = {"loss": [], "val_loss": []}
+    for start in range(0, hp["epochs"], log_every):
+        losses, val_losses = run(orders[start : start + log_every], x_val, y_val)
+        for offset, (loss, val_loss) in enumerate(
+            zip(losses.numpy(), val_losses.numpy(), strict=True)
+        ):
+            history["loss"].append(float(loss))
+            history["val_loss"].append(float(val_loss))
+            guard.on_epoch_end(start + offset, {"loss": loss, "val_loss": val_loss})
+    return history
+
+
 def fit(
     model: keras.Model,
     inputs: np.ndarray,
@@ -59,7 +146,7 @@ def fit(
     model_name: str,
     log_every: int = 50,
 ) -> dict[str, list[float]]:
-    """Train a compiled model with `hp` (batch_size, epochs, validation_split).
+    """Train a compiled model with Keras's `fit` and `hp` (batch_size, epochs, validation_split).
 
     inputs (n, L, 1), targets (n,) or (n, k). Returns the per-epoch history
     {"loss": [...], "val_loss": [...]}.

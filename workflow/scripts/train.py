@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
 
     # TensorFlow is imported only now, after argument errors had their chance to stop us.
     from forecastlab.models import build_model, compile_model, export_weights, parameter_count
-    from forecastlab.training import configure_determinism, fit
+    from forecastlab.training import configure_determinism, fit, fit_compiled
 
     configure_determinism(args.seed, args.threads)
     name = f"{args.study}/w{args.length}/{args.arch}"
@@ -51,9 +51,11 @@ def main(argv: list[str] | None = None) -> None:
     logging.info("%s: %d weights, MLflow run %s", name, parameter_count(model), run_id)
 
     started = time.perf_counter()
-    history = fit(
-        model, windows["train_inputs"], windows["train_targets_next"], args.hyperparams, name
-    )
+    inputs, targets = windows["train_inputs"], windows["train_targets_next"]
+    if args.hyperparams["trainer"] == "fast":
+        history = fit_compiled(model, inputs, targets, args.hyperparams, name, seed=args.seed)
+    else:
+        history = fit(model, inputs, targets, args.hyperparams, name)
     seconds = time.perf_counter() - started
     logging.info("%s: trained in %.1f s", name, seconds)
 
