@@ -170,20 +170,27 @@ def test_lstm_equals_keras(units, features, steps, activation, return_sequences)
     assert cells.shape == hidden.shape
 
 
+@pytest.mark.parametrize("return_sequences", [True, False])
 @pytest.mark.parametrize("reset_after", [True, False])
-@pytest.mark.parametrize(("units", "features", "steps"), [(1, 1, 3), (4, 2, 9), (5, 3, 4)])
-def test_gru_equals_keras_with_and_without_reset_after(units, features, steps, reset_after):
+@pytest.mark.parametrize(
+    ("units", "features", "steps", "activation"),
+    [(1, 1, 3, "tanh"), (4, 2, 9, "tanh"), (5, 3, 4, "relu")],
+)
+def test_gru_equals_keras_with_and_without_reset_after(
+    units, features, steps, activation, reset_after, return_sequences
+):
     import keras
 
-    layer = keras.layers.GRU(units, reset_after=reset_after, return_sequences=True)
+    layer = keras.layers.GRU(
+        units, activation=activation, reset_after=reset_after, return_sequences=return_sequences
+    )
     model = keras_model(layer, (steps, features))
     kernel, recurrent, bias = randomize(layer)
     assert bias.shape == ((2, 3 * units) if reset_after else (3 * units,))
     x = RNG.normal(size=(6, steps, features)).astype("float32")
+    hidden = gru(x, kernel, recurrent, bias, activation, reset_after=reset_after)
     np.testing.assert_allclose(
-        gru(x, kernel, recurrent, bias, reset_after=reset_after),
-        model.predict(x, verbose=0),
-        atol=1e-5,
+        hidden if return_sequences else hidden[:, -1], model.predict(x, verbose=0), atol=1e-5
     )
 
 
