@@ -83,3 +83,12 @@ def test_epoch_orders_are_seeded_permutations():
     assert orders.shape == (3, 7) and all(sorted(o) == list(range(7)) for o in orders)
     assert np.array_equal(orders, epoch_orders(7, 3, seed=1))
     assert validation_cut(100, 0.05) == 95 and validation_cut(3748, 0.05) == 3560
+
+
+def test_compiled_trainer_without_validation_reports_no_val_loss():
+    hp = dict(HP, epochs=2, validation_split=0.0)
+    inputs, targets = windows_and_targets()
+    configure_determinism(0, threads=1)
+    model = compile_model(build_model("rnn1", hp, 3), hp)
+    history = fit_compiled(model, inputs, targets, hp, "test/w3/rnn1")
+    assert list(history) == ["loss"] and len(history["loss"]) == 2

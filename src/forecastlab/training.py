@@ -62,12 +62,15 @@ def validation_cut(n: int, validation_split: float) -> int:
     return int(math.floor(n * (1.0 - validation_split)))
 
 
-def compiled_epochs(model: keras.Model, inputs: np.ndarray, targets: np.ndarray, batch_size: int):
+def compiled_epochs(
+    model: keras.Model, inputs: np.ndarray, targets: np.ndarray, batch_size: int, validate: bool
+):
     """A tf.function running whole epochs of minibatch steps on the training windows.
 
     It takes orders (epochs, n) and the validation windows, and returns the per-epoch
     training loss (the batch losses averaged, weighted by batch size, as `fit` reports
-    it) and validation loss. One compiled call replaces `fit`'s per-epoch Python work.
+    it) and validation loss (zeros when not `validate`). One compiled call replaces
+    `fit`'s per-epoch Python work.
     """
     import tensorflow as tf
 
@@ -94,8 +97,12 @@ def compiled_epochs(model: keras.Model, inputs: np.ndarray, targets: np.ndarray,
                 )
                 total += tf.cast(loss, tf.float32) * tf.cast(tf.shape(batch)[0], tf.float32)
             losses = losses.write(epoch, total / n)
-            val_predictions = model(x_val, training=False)
-            val_loss = model.compute_loss(x=x_val, y=y_val, y_pred=val_predictions, training=False)
+            val_loss = tf.constant(0.0)
+            if validate:
+                val_predictions = model(x_val, training=False)
+                val_loss = model.compute_loss(
+                    x=x_val, y=y_val, y_pred=val_predictions, training=False
+                )
             val_losses = val_losses.write(epoch, tf.cast(val_loss, tf.float32))
         return losses.stack(), val_losses.stack()
 
@@ -124,7 +131,8 @@ def fit_compiled(
     x_val, y_val = inputs[cut:], targets[cut:]
     if orders is None:
         orders = epoch_orders(cut, hp["epochs"], seed)
-    run = compiled_epochs(model, x_train, y_train, hp["batch_size"])
+    validate = cut < len(inputs)
+    run = compiled_epochs(model, x_train, y_train, hp["batch_size"], validate)
     guard = ProgressAndNaNGuard(model_name, hp["epochs"], log_every)
     history: dict[str, list[float]] = {"loss": [], "val_loss": []}
     for start in range(0, hp["epochs"], log_every):
@@ -135,6 +143,8 @@ def fit_compiled(
             history["loss"].append(float(loss))
             history["val_loss"].append(float(val_loss))
             guard.on_epoch_end(start + offset, {"loss": loss, "val_loss": val_loss})
+    if not validate:
+        del history["val_loss"]  # no validation windows, as `fit` without validation_split
     return history
 
 
