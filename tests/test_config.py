@@ -39,7 +39,7 @@ def test_repository_params_are_valid_and_defaults_fill_in():
         (
             ("studies", "sine", "architectures"),
             ["transformer"],
-            "studies.sine.architectures[0]: 'transformer' is not one of ['rnn1']",
+            "studies.sine.architectures[0]: 'transformer' is not one of ['rnn1', 'rnn3', 'lstm', 'gru']",
         ),
         (
             ("studies", "sine", "split", "test_share"),

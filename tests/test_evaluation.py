@@ -16,6 +16,49 @@ from tests.conftest import tiny_params
 HP = tiny_params()["studies"]["sine"]["models"]["rnn1"]
 
 
+def random_model(arch, length=4):
+    """An untrained model of `arch` with random weights away from zero."""
+    import keras
+
+    keras.utils.set_random_seed(5)
+    model = build_model(arch, dict(HP, units=3), length)
+    rng = np.random.default_rng(0)
+    model.set_weights([rng.normal(scale=0.6, size=w.shape) for w in model.get_weights()])
+    return model
+
+
+@pytest.mark.parametrize("arch", ["rnn3", "lstm", "gru"])
+def test_one_call_stateful_equals_per_step_model_for_lstm_and_gru(arch):
+    model = random_model(arch)
+    series = sine_wave(10, 4, 0.4, seed=0)[:25]
+    one_call, hidden = stateful_predict(model, arch, dict(HP, units=3), series)
+    stepwise = stateful_predict_stepwise(model, arch, dict(HP, units=3), series)
+    np.testing.assert_allclose(one_call, stepwise, atol=1e-5)
+    assert hidden.shape == (25, 3)
+
+
+@pytest.mark.parametrize("arch", ["rnn1", "rnn3", "lstm", "gru"])
+def test_hand_verification_passes_on_keras_outputs_of_every_architecture(arch):
+    from forecastlab.handcheck import verify_predictions
+    from forecastlab.models import export_weights
+
+    hp = dict(HP, units=3)
+    model = random_model(arch)
+    series = sine_wave(10, 6, 0.4, seed=1)
+    inputs, _ = sliding_windows(series, 4)
+    stateless, stateless_hidden = stateless_predict(model, arch, inputs)
+    stateful, stateful_hidden = stateful_predict(model, arch, hp, series)
+    outputs = {
+        "test_series": series,
+        "stateless": stateless,
+        "stateless_hidden": stateless_hidden,
+        "stateful": stateful,
+        "stateful_hidden": stateful_hidden,
+    }
+    report = verify_predictions(arch, hp, export_weights(model), inputs, outputs, 1e-5)
+    assert report["passed"], report
+
+
 @pytest.fixture(scope="module")
 def model():
     import keras

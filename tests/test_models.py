@@ -1,5 +1,6 @@
 import keras
 import numpy as np
+import pytest
 
 from forecastlab.config import load_yaml
 from forecastlab.models import (
@@ -35,14 +36,17 @@ def test_rnn1_has_the_tutorials_five_weights():
     }
 
 
-def test_rnn1_trains_saves_loads_and_predicts_the_same(tmp_path):
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_every_architecture_trains_saves_loads_and_predicts_the_same(tmp_path, arch):
     keras.utils.set_random_seed(0)
     x = np.random.default_rng(0).normal(size=(64, 2, 1)).astype("float32")
     y = x[:, -1, 0] * 0.5
-    model = compile_model(build_model("rnn1", HP, 2), HP)
+    hp = dict(HP, units=3, output_activation="tanh")
+    model = compile_model(build_model(arch, hp, 2), hp)
     before = export_weights(model)
     model.fit(x, y, epochs=2, batch_size=16, verbose=0)
-    assert not np.array_equal(before["RNN/kernel"], export_weights(model)["RNN/kernel"])
+    after = export_weights(model)
+    assert any(not np.array_equal(before[k], after[k]) for k in before)
     path = tmp_path / "m.keras"
     model.save(path)
     loaded = keras.models.load_model(path)

@@ -7,6 +7,8 @@ Weights are keyed `layer/variable` as `forecastlab.models.export_weights` writes
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -227,18 +229,52 @@ def dropout(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def rnn1_forward(
-    weights: Mapping[str, np.ndarray], x: np.ndarray, activation: str = "tanh"
+def _layer_weights(weights: Mapping[str, np.ndarray], layer: str) -> dict[str, np.ndarray]:
+    """{"LSTM/kernel": ...} -> {"kernel": ...} for one layer."""
+    return {
+        key.split("/", 1)[1]: value for key, value in weights.items() if key.startswith(f"{layer}/")
+    }
+
+
+def recurrent_dense_forward(
+    layer: str,
+    weights: Mapping[str, np.ndarray],
+    x: np.ndarray,
+    hp: Mapping[str, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The 5-weight model at every step: x (n, T, 1) -> outputs (n, T), hidden (n, T, units)."""
-    hidden = simple_rnn(
-        x, weights["RNN/kernel"], weights["RNN/recurrent_kernel"], weights["RNN/bias"], activation
+    """One recurrent layer ("RNN", "LSTM" or "GRU") then Dense(1), at every step.
+
+    x (n, T, 1) -> outputs (n, T), hidden states (n, T, units). hp gives `activation`
+    (default tanh) and `output_activation` (default linear).
+    """
+    hp = hp or {}
+    w = _layer_weights(weights, layer)
+    activation = str(hp.get("activation", "tanh"))
+    if layer == "RNN":
+        hidden = simple_rnn(x, w["kernel"], w["recurrent_kernel"], w["bias"], activation)
+    elif layer == "LSTM":
+        hidden, _ = lstm(x, w["kernel"], w["recurrent_kernel"], w["bias"], activation)
+    elif layer == "GRU":
+        hidden = gru(x, w["kernel"], w["recurrent_kernel"], w["bias"], activation)
+    else:
+        raise ValueError(f"no hand forward pass for a recurrent layer named {layer!r}")
+    outputs = dense(
+        hidden,
+        weights["dense/kernel"],
+        weights["dense/bias"],
+        str(hp.get("output_activation", "linear")),
     )
-    outputs = dense(hidden, weights["dense/kernel"], weights["dense/bias"])
     return outputs[..., 0], hidden
 
 
-HAND_FORWARDS = {"rnn1": rnn1_forward}
+# Architecture name -> forward(weights, x, hp); the layer names are forecastlab.models's.
+HAND_FORWARDS = {
+    "rnn1": partial(recurrent_dense_forward, "RNN"),
+    "rnn3": partial(recurrent_dense_forward, "RNN"),
+    "lstm": partial(recurrent_dense_forward, "LSTM"),
+    "gru": partial(recurrent_dense_forward, "GRU"),
+}
+rnn1_forward = HAND_FORWARDS["rnn1"]
 
 
 def max_errors(hand: np.ndarray, keras_values: np.ndarray) -> dict[str, float | int | list[int]]:
@@ -272,11 +308,8 @@ def verify_predictions(
     Each mode records the worst of its predictions and hidden states.
     """
     forward = HAND_FORWARDS[arch]
-    activation = str(hp.get("activation", "tanh"))
-    window_out, window_hidden = forward(weights, test_inputs, activation)
-    series_out, series_hidden = forward(
-        weights, keras_outputs["test_series"].reshape(1, -1, 1), activation
-    )
+    window_out, window_hidden = forward(weights, test_inputs, hp)
+    series_out, series_hidden = forward(weights, keras_outputs["test_series"].reshape(1, -1, 1), hp)
     hand = {
         "stateless": {"stateless": window_out[:, -1], "stateless_hidden": window_hidden[:, -1]},
         "stateful": {"stateful": series_out[0], "stateful_hidden": series_hidden[0]},

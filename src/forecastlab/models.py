@@ -8,6 +8,7 @@ have stable names, so weights can be exported by name and copied between variant
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import keras
@@ -16,7 +17,19 @@ import numpy as np
 Builder = Callable[..., keras.Model]
 
 
-def build_rnn1(
+# One recurrent layer (its name, its Keras class) then Dense(1), per architecture name.
+# rnn1 is the first tutorial's 5-weight model, rnn3 the sunspots tutorial's; they differ
+# by their hyperparameters (units, output activation) in params.yaml.
+RECURRENT_LAYERS: dict[str, tuple[str, type]] = {
+    "rnn1": ("RNN", keras.layers.SimpleRNN),
+    "rnn3": ("RNN", keras.layers.SimpleRNN),
+    "lstm": ("LSTM", keras.layers.LSTM),
+    "gru": ("GRU", keras.layers.GRU),
+}
+
+
+def build_recurrent(
+    arch: str,
     hp: Mapping[str, Any],
     input_length: int | None,
     *,
@@ -24,21 +37,22 @@ def build_rnn1(
     batch_size: int | None = None,
     stateful: bool = False,
 ) -> keras.Model:
-    """The first tutorial's 5-weight model: SimpleRNN(units) named "RNN", then Dense(1).
+    """A recurrent layer of `hp["units"]` named "RNN", "LSTM" or "GRU", then Dense(1).
 
     Input (batch, input_length, 1) -> output (batch, 1), or (batch, T, 1) with
     return_sequences (Dense applies to every step).
     """
+    layer_name, layer_class = RECURRENT_LAYERS[arch]
     inputs = keras.Input(shape=(input_length, 1), batch_size=batch_size, name="series")
-    hidden = keras.layers.SimpleRNN(
+    hidden = layer_class(
         hp["units"],
         activation=hp["activation"],
         return_sequences=return_sequences,
         stateful=stateful,
-        name="RNN",
+        name=layer_name,
     )(inputs)
-    outputs = keras.layers.Dense(1, name="dense")(hidden)
-    return keras.Model(inputs, outputs, name="rnn1")
+    outputs = keras.layers.Dense(1, activation=hp.get("output_activation", "linear"), name="dense")
+    return keras.Model(inputs, outputs(hidden), name=arch)
 
 
 @keras.saving.register_keras_serializable(package="forecastlab")
@@ -74,10 +88,12 @@ class LayerNormSimpleRNNCell(keras.layers.Layer):
         return {**super().get_config(), "units": self.units, "activation": self.activation_name}
 
 
-ARCHITECTURES: dict[str, Builder] = {"rnn1": build_rnn1}
+ARCHITECTURES: dict[str, Builder] = {
+    arch: partial(build_recurrent, arch) for arch in RECURRENT_LAYERS
+}
 
 # The layer whose per-step output is the hidden state shown and verified by hand.
-HIDDEN_LAYER: dict[str, str] = {"rnn1": "RNN"}
+HIDDEN_LAYER: dict[str, str] = {arch: name for arch, (name, _) in RECURRENT_LAYERS.items()}
 
 
 def build_model(
