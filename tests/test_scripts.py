@@ -132,3 +132,26 @@ def test_verify_fails_naming_the_model_when_one_saved_weight_is_perturbed(tmp_pa
         result.stderr,
     ), result.stderr
     assert not (tmp_path / "verify.json").exists()
+
+
+def test_split_names_study_file_and_line_of_a_bad_raw_row(tmp_path):
+    raw = tmp_path / "raw.csv"
+    raw.write_text("t,value\n0,1.0\n1,abc\n")
+    result = script(
+        "split",
+        "--input",
+        raw,
+        "--study",
+        "sine",
+        "--split",
+        '{"test_share": 0.25}',
+        "--scaler",
+        "none",
+        "--output",
+        tmp_path / "prepared.npz",
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith(
+        f"error: study sine: {raw}:3: value 'abc' is not a number"
+    )
+    assert not (tmp_path / "prepared.npz").exists()

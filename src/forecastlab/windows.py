@@ -37,11 +37,6 @@ def target_offsets(length: int, targets: str, horizon: int = 1) -> np.ndarray:
     raise ValueError(f"unknown targets {targets!r}; known: {', '.join(TARGETS)}")
 
 
-def window_span(length: int, targets: str, horizon: int = 1) -> int:
-    """Points one window needs: its inputs and its last target."""
-    return int(target_offsets(length, targets, horizon).max()) + 1
-
-
 def cut_windows(
     series: np.ndarray, length: int, cut: str, targets: Sequence[str], horizon: int = 1
 ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
@@ -55,7 +50,7 @@ def cut_windows(
     if length < 1:
         raise ValueError(f"window length must be at least 1, got {length}")
     offsets = {kind: target_offsets(length, kind, horizon) for kind in targets}
-    span = max(int(o.max()) + 1 for o in offsets.values())
+    span = max(int(o.max()) + 1 for o in offsets.values())  # inputs and the last target
     if cut == "series":
         if series.ndim != 2 or series.shape[1] < span:
             raise ValueError(

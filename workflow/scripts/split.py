@@ -22,10 +22,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     configure_logging()
 
-    series = (
-        read_npz(args.input)["series"] if args.input.endswith(".npz") else read_series(args.input)
-    )
     try:
+        series = (
+            read_npz(args.input)["series"]
+            if args.input.endswith(".npz")
+            else read_series(args.input)
+        )
         sizes = split_sizes(len(series), **args.split)
         parts = chronological_split(series, sizes)
         offset, scale_ = fit_scaler(args.scaler, parts["train"])

@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     name = f"{args.study}/w{args.length}/{args.arch}"
     windows = read_npz(args.windows)
     model = compile_model(build_model(args.arch, args.hyperparams, args.length), args.hyperparams)
+    weights_count = parameter_count(model)
     run_params = {
         "study": args.study,
         "window": args.length,
@@ -43,12 +44,12 @@ def main(argv: list[str] | None = None) -> None:
         "seed": args.seed,
         "model": args.hyperparams,
         "data": args.data_params,
-        "parameter_count": parameter_count(model),
+        "parameter_count": weights_count,
     }
     uri = tracking_uri()
     tags = {"git_commit": git_commit(), "params_hash": params_hash(run_params), "rule": "train"}
     run_id = start_run(uri, args.study, name, run_params, tags)
-    logging.info("%s: %d weights, MLflow run %s", name, parameter_count(model), run_id)
+    logging.info("%s: %d weights, MLflow run %s", name, weights_count, run_id)
 
     started = time.perf_counter()
     inputs, targets = windows["train_inputs"], windows["train_targets_next"]
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
             "train_seconds": seconds,
             "history": history,
             **final,
-            "parameter_count": parameter_count(model),
+            "parameter_count": weights_count,
         },
     )
     log_history(uri, run_id, history)
