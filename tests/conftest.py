@@ -11,6 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -71,6 +72,56 @@ def tiny_params() -> dict:
         },
         "verification": {"atol": 1e-5},
     }
+
+
+# One small configuration of every architecture, for windows of 8 steps and a horizon of 3.
+TINY_MODELS: dict[str, dict] = {
+    "naive": {"target": "next"},
+    "seasonal_naive": {"target": "horizon", "season": 4},
+    "linear": {"target": "next"},
+    "td_dense": {"target": "shifted"},
+    "rnn1": {"units": 1},
+    "rnn3": {"units": 3, "output_activation": "tanh"},
+    "deep_rnn": {"units": [4, 4, 1], "head": "none"},
+    "deep_rnn_dense": {"units": [4, 4]},
+    "seq2vec": {"units": [4, 4], "target": "horizon"},
+    "seq2seq": {"units": [4, 4], "target": "shifted_horizon"},
+    "relu_rnn": {"units": 6, "activation": "relu", "target": "shifted", "loss": "sse"},
+    "mc_rnn": {"units": [4, 4], "dropout": 0.2, "mc_samples": 5},
+    "ln_rnn": {"units": [4, 4], "target": "shifted_horizon"},
+    "lstm": {"units": [3, 3]},
+    "gru": {"units": 3, "target": "shifted"},
+    "conv_gru": {"units": [4, 4], "target": "shifted_horizon", "filters": 4, "kernel_size": 4},
+    "wavenet": {"target": "shifted_horizon", "filters": 4, "dilations": [1, 2, 4]},
+}
+TINY_LENGTH, TINY_HORIZON = 8, 3
+
+
+def tiny_model_hp(arch: str) -> dict:
+    """TINY_MODELS[arch] over the schema's defaults, trained briefly."""
+    from forecastlab.config import load_yaml
+
+    schema = load_yaml(REPO / "workflow/schemas/params.schema.yaml")
+    defaults = {k: v["default"] for k, v in schema["$defs"]["model"]["properties"].items()}
+    training = {"learning_rate": 0.01, "batch_size": 16, "epochs": 2, "validation_split": 0.0}
+    return {**defaults, **training, **TINY_MODELS[arch]}
+
+
+def tiny_windows(n_points: int = 80) -> dict:
+    """Sliding windows of TINY_LENGTH over a noisy wave, with every target kind, as a
+    windows file holds them for its train part."""
+    from forecastlab.windows import cut_windows
+
+    steps = np.arange(n_points)
+    series = (np.sin(steps * 0.7) + 0.1 * np.cos(steps * 2.3)).astype("float32")
+    inputs, targets, _ = cut_windows(
+        series,
+        TINY_LENGTH,
+        "sliding",
+        ["next", "shifted", "horizon", "shifted_horizon"],
+        TINY_HORIZON,
+    )
+    return {"train_inputs": inputs, **{f"train_targets_{k}": v for k, v in targets.items()}}
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True, **env: str) -> subprocess.CompletedProcess:

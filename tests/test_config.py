@@ -39,7 +39,10 @@ def test_repository_params_are_valid_and_defaults_fill_in():
         (
             ("studies", "sine", "architectures"),
             ["transformer"],
-            "studies.sine.architectures[0]: 'transformer' is not one of ['rnn1', 'rnn3', 'lstm', 'gru']",
+            "studies.sine.architectures[0]: 'transformer' is not one of ['naive', "
+            "'seasonal_naive', 'linear', 'td_dense', 'rnn1', 'rnn3', 'deep_rnn', "
+            "'deep_rnn_dense', 'seq2vec', 'seq2seq', 'relu_rnn', 'mc_rnn', 'ln_rnn', 'lstm', "
+            "'gru', 'conv_gru', 'wavenet']",
         ),
         (
             ("studies", "sine", "split", "test_share"),
@@ -123,8 +126,28 @@ def test_params_hash_ignores_key_order_but_not_values():
         (
             "walk",
             {"architectures": ["rnn1"], "models": {"rnn1": {}}},
-            "studies.walk.windows: the architectures ['rnn1'] forecast the next value of one series: "
-            "they need cut sliding or non_overlapping and `next` among the targets",
+            "studies.walk.models.rnn1.target: 'next' is not among the study's windows.targets "
+            "['shifted']",
+        ),
+        (
+            "walk",
+            {"architectures": ["wavenet"], "models": {"wavenet": {"target": "next"}}},
+            "studies.walk.models.wavenet.target: wavenet learns shifted or shifted_horizon, "
+            "not 'next'",
+        ),
+        (
+            "spots",
+            {"architectures": ["seasonal_naive"], "models": {"seasonal_naive": {"season": 132}}},
+            "studies.spots.models.seasonal_naive.season: 132 is longer than every window length "
+            "[12, 24]; the seasonal naive forecast needs a season in the window",
+        ),
+        (
+            "book",
+            {
+                "architectures": ["seasonal_naive"],
+                "models": {"seasonal_naive": {"season": 5, "target": "horizon"}},
+            },
+            "studies.book.models.seasonal_naive.season: a forecast cannot reach beyond one season",
         ),
         (
             "book",

@@ -46,7 +46,7 @@ def test_hand_verification_passes_on_keras_outputs_of_every_architecture(arch):
     model = random_model(arch)
     series = sine_wave(10, 6, 0.4, seed=1)
     inputs, _ = sliding_windows(series, 4)
-    stateless, stateless_hidden = stateless_predict(model, arch, inputs)
+    stateless, stateless_hidden = stateless_predict(model, inputs)
     stateful, stateful_hidden = stateful_predict(model, arch, hp, series)
     outputs = {
         "test_series": series,
@@ -84,7 +84,7 @@ def test_one_call_stateful_equals_the_per_step_stateful_model(model):
 
 def test_stateless_equals_predict_on_windows(model):
     inputs, _ = sliding_windows(sine_wave(10, 4, 0.0, seed=0), 4)
-    predictions, hidden = stateless_predict(model, "rnn1", inputs)
+    predictions, hidden = stateless_predict(model, inputs)
     np.testing.assert_allclose(predictions, model.predict(inputs, verbose=0)[:, 0], atol=1e-6)
     assert hidden.shape == (len(inputs), 1)
 

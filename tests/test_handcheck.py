@@ -5,10 +5,12 @@ import numpy as np
 import pytest
 
 from forecastlab.handcheck import (
+    RNN1_HP,
     conv1d,
     dense,
     dropout,
     flatten,
+    forward,
     gru,
     layer_norm_simple_rnn,
     lstm,
@@ -19,6 +21,7 @@ from forecastlab.handcheck import (
     verify_predictions,
     wavenet,
 )
+from tests.conftest import TINY_HORIZON, TINY_LENGTH, TINY_MODELS, tiny_model_hp, tiny_windows
 
 RNG = np.random.default_rng(0)
 
@@ -109,15 +112,19 @@ def test_verify_predictions_passes_on_equal_and_fails_on_a_perturbed_weight():
     ws = tutorial_weights()
     series = np.sin(np.arange(50) * 0.6)
     windows, arrays = keras_outputs(ws, series, 3)
-    report = verify_predictions("rnn1", {"activation": "tanh"}, ws, windows, arrays, 1e-5)
+    report = verify_predictions("rnn1", RNN1_HP, ws, windows, arrays, 1e-5)
     assert report["passed"]
     assert report["modes"]["stateless"]["n_compared"] == 2 * len(windows)
     assert report["modes"]["stateful"]["n_compared"] == 2 * len(series)
 
     perturbed = dict(ws, **{"dense/bias": ws["dense/bias"] + 1e-3})
-    report = verify_predictions("rnn1", {"activation": "tanh"}, perturbed, windows, arrays, 1e-5)
+    report = verify_predictions("rnn1", RNN1_HP, perturbed, windows, arrays, 1e-5)
     assert not report["passed"]
     assert report["modes"]["stateful"]["max_abs_error"] == pytest.approx(1e-3)
+
+    # The stateful pass has its own tolerance; the stateless windows still fail.
+    report = verify_predictions("rnn1", RNN1_HP, perturbed, windows, arrays, 1e-5, 2e-3)
+    assert report["modes"]["stateful"]["passed"] and not report["modes"]["stateless"]["passed"]
 
 
 def test_max_errors_locates_the_worst_value():
@@ -126,6 +133,15 @@ def test_max_errors_locates_the_worst_value():
     assert result["n_compared"] == 4
     with pytest.raises(ValueError, match="shape mismatch"):
         max_errors(np.zeros(3), np.zeros(4))
+
+
+def test_rtol_allows_a_share_of_large_values_only():
+    # 5e-5 off at 100 is within 1e-6 relative; the same 5e-5 at 1 is not.
+    hand, keras_values = np.array([100.00005, 1.00005]), np.array([100.0, 1.0])
+    result = max_errors(hand, keras_values, rtol=1e-6)
+    assert result["worst_index"] == [1]
+    assert result["max_excess"] == pytest.approx(5e-5 - 1e-6, rel=1e-3)
+    assert max_errors(hand[:1], keras_values[:1], rtol=1e-6)["max_excess"] < 0
 
 
 def test_handcheck_imports_no_tensorflow():
@@ -329,3 +345,25 @@ def test_three_stateful_calls_of_the_second_tutorial_carry_h():
     hand = dense(simple_rnn(np.tile(x, 3).reshape(1, 9, 1), wx, wh, bh, "linear"), wy, by)[0, :, 0]
     np.testing.assert_allclose(np.concatenate(calls), hand, atol=1e-4)
     assert np.abs(calls[0] - calls[1]).max() > 1e-3  # the state was carried, not reset
+
+
+@pytest.mark.parametrize("arch", sorted(TINY_MODELS))
+def test_hand_forward_of_every_architecture_equals_keras(arch):
+    import keras
+
+    from forecastlab.architectures import has_stateful_modes
+    from forecastlab.models import build_model, copy_weights, export_weights
+
+    keras.utils.set_random_seed(3)
+    hp = tiny_model_hp(arch)
+    model = build_model(arch, hp, TINY_LENGTH, horizon=TINY_HORIZON)
+    model.set_weights([RNG.normal(scale=0.5, size=w.shape) for w in model.get_weights()])
+    weights = export_weights(model)
+    x = tiny_windows()["train_inputs"]
+    hand, _ = forward(arch, hp, weights, x, TINY_HORIZON)
+    np.testing.assert_allclose(hand, model.predict(x, verbose=0), atol=1e-5)
+    if has_stateful_modes(arch, hp):
+        twin = copy_weights(model, build_model(arch, hp, None, return_sequences=True))
+        series = x[:1, :, :].reshape(1, -1, 1)
+        hand_steps, _ = forward(arch, hp, weights, series, sequences=True)
+        np.testing.assert_allclose(hand_steps, twin.predict(series, verbose=0), atol=1e-5)

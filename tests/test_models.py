@@ -2,16 +2,25 @@ import keras
 import numpy as np
 import pytest
 
+from forecastlab.architectures import ARCHITECTURES, architecture, target_steps
 from forecastlab.config import load_yaml
 from forecastlab.models import (
-    ARCHITECTURES,
     build_model,
     compile_model,
     copy_weights,
     export_weights,
     parameter_count,
 )
-from tests.conftest import REPO, tiny_params
+from forecastlab.windows import model_targets
+from tests.conftest import (
+    REPO,
+    TINY_HORIZON,
+    TINY_LENGTH,
+    TINY_MODELS,
+    tiny_model_hp,
+    tiny_params,
+    tiny_windows,
+)
 
 HP = tiny_params()["studies"]["sine"]["models"]["rnn1"]
 
@@ -20,7 +29,7 @@ def test_schema_names_exactly_the_registered_architectures():
     schema = load_yaml(REPO / "workflow/schemas/params.schema.yaml")
     listed = schema["$defs"]["study"]["properties"]["architectures"]["items"]["enum"]
     configurable = schema["$defs"]["study"]["properties"]["models"]["properties"]
-    assert set(listed) == set(configurable) == set(ARCHITECTURES)
+    assert set(listed) == set(configurable) == set(ARCHITECTURES) == set(TINY_MODELS)
 
 
 def test_rnn1_has_the_tutorials_five_weights():
@@ -36,21 +45,79 @@ def test_rnn1_has_the_tutorials_five_weights():
     }
 
 
+@pytest.mark.parametrize(
+    ("arch", "hp", "count"),
+    [
+        ("rnn1", {"units": 1, "head": "none"}, 3),  # the textbook's SimpleRNN(1)
+        ("deep_rnn", {"units": [20, 20, 1], "head": "none"}, 440 + 820 + 22),
+        ("seq2vec", {"units": [20, 20], "target": "horizon"}, 440 + 820 + 210),
+        ("seq2seq", {"units": [20, 20], "target": "shifted_horizon"}, 440 + 820 + 210),
+        ("relu_rnn", {"units": 120, "activation": "relu", "target": "shifted"}, 14640 + 121),
+        ("linear", {}, 51),
+    ],
+)
+def test_textbook_and_tutorial_models_have_their_published_sizes(arch, hp, count):
+    # A SimpleRNN of u units reading d features has d*u + u*u + u weights: 440 for
+    # (1 -> 20), 820 for (20 -> 20); Dense(k) on 20 has 21k; the TF1 tutorial's 120-unit
+    # relu cell 14640 and its per-step output 121; Flatten + Dense(1) on 50 steps 51.
+    model = build_model(arch, {**tiny_model_hp(arch), **hp}, 50, horizon=10)
+    assert parameter_count(model) == count
+
+
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
 def test_every_architecture_trains_saves_loads_and_predicts_the_same(tmp_path, arch):
     keras.utils.set_random_seed(0)
-    x = np.random.default_rng(0).normal(size=(64, 2, 1)).astype("float32")
-    y = x[:, -1, 0] * 0.5
-    hp = dict(HP, units=3, output_activation="tanh")
-    model = compile_model(build_model(arch, hp, 2), hp)
+    hp = tiny_model_hp(arch)
+    windows = tiny_windows()
+    x = windows["train_inputs"]
+    y = model_targets(windows, "train", hp["target"], target_steps(arch, hp))
+    model = compile_model(build_model(arch, hp, TINY_LENGTH, horizon=TINY_HORIZON), hp)
     before = export_weights(model)
     model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    assert model.predict(x, verbose=0).shape == y.shape
     after = export_weights(model)
-    assert any(not np.array_equal(before[k], after[k]) for k in before)
+    if architecture(arch).trained:
+        assert any(not np.array_equal(before[k], after[k]) for k in before)
+    else:
+        assert before == after == {}
     path = tmp_path / "m.keras"
     model.save(path)
-    loaded = keras.models.load_model(path)
+    loaded = keras.models.load_model(path)  # no custom_objects, LayerNorm cell included
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_conv_gru_outputs_line_up_with_the_textbooks_strided_targets():
+    hp = tiny_model_hp("conv_gru")
+    windows = tiny_windows()
+    model = build_model("conv_gru", hp, TINY_LENGTH, horizon=TINY_HORIZON)
+    targets = windows["train_targets_shifted_horizon"][:, 3::2]  # the book's Y[:, 3::2]
+    np.testing.assert_array_equal(
+        model_targets(windows, "train", "shifted_horizon", target_steps("conv_gru", hp)), targets
+    )
+    assert model.predict(windows["train_inputs"], verbose=0).shape == targets.shape
+
+
+def test_naive_baselines_forecast_the_last_value_and_the_value_a_season_back():
+    windows = tiny_windows()
+    x = windows["train_inputs"]
+    naive = build_model("naive", tiny_model_hp("naive"), TINY_LENGTH)
+    np.testing.assert_array_equal(naive.predict(x, verbose=0)[:, 0], x[:, -1, 0])
+    seasonal = build_model(
+        "seasonal_naive", tiny_model_hp("seasonal_naive"), TINY_LENGTH, horizon=TINY_HORIZON
+    )
+    # step k ahead (value L + k) repeats value L + k - season
+    np.testing.assert_array_equal(seasonal.predict(x, verbose=0), x[:, 4:7, 0])
+
+
+def test_sse_loss_is_the_sum_of_squared_errors_over_the_batch():
+    hp = tiny_model_hp("relu_rnn")
+    model = compile_model(build_model("relu_rnn", hp, TINY_LENGTH), hp)
+    windows = tiny_windows()
+    x, y = windows["train_inputs"], windows["train_targets_shifted"]
+    predictions = model.predict(x, verbose=0)
+    expected = np.sum((predictions.astype(np.float64) - y) ** 2)
+    loss = float(model.compute_loss(x=x, y=y, y_pred=predictions))
+    assert loss == pytest.approx(expected, rel=1e-5)
 
 
 def test_copy_weights_into_a_sequence_variant():

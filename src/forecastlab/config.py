@@ -14,6 +14,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from forecastlab.architectures import applies, architecture, output_size
+
 
 class ParamsError(ValueError):
     """params.yaml does not satisfy its schema; the message names the offending key."""
@@ -108,14 +110,8 @@ def _check_cross_keys(params: dict, source: str) -> None:
                     f"studies.{study}.models"
                 )
         windows = spec["windows"]
-        if spec["architectures"] and (
-            windows["cut"] == "series" or "next" not in windows["targets"]
-        ):
-            raise ParamsError(
-                f"{where}.windows: the architectures {spec['architectures']} forecast the next "
-                "value of one series: they need cut sliding or non_overlapping and `next` "
-                "among the targets"
-            )
+        for arch in spec["architectures"]:
+            _check_model(arch, spec["models"][arch], windows, f"{where}.models.{arch}")
         if (spec["source"]["kind"] == "textbook") != (windows["cut"] == "series"):
             raise ParamsError(
                 f"{where}.windows.cut: textbook studies (many short series) and only they "
@@ -127,3 +123,26 @@ def params_hash(params: Mapping[str, Any]) -> str:
     """Stable short hash of a params mapping (key order does not matter)."""
     text = json.dumps(params, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _check_model(arch: str, hp: dict, windows: dict, where: str) -> None:
+    """The model's target is one the study's windows cut and one its architecture learns;
+    a seasonal naive forecast fits in a season and in some window."""
+    allowed = architecture(arch).targets
+    if hp["target"] not in allowed:
+        raise ParamsError(
+            f"{where}.target: {arch} learns {' or '.join(allowed)}, not {hp['target']!r}"
+        )
+    if hp["target"] not in windows["targets"]:
+        raise ParamsError(
+            f"{where}.target: {hp['target']!r} is not among the study's windows.targets "
+            f"{windows['targets']}"
+        )
+    if arch == "seasonal_naive":
+        if output_size(hp, windows["horizon"]) > hp["season"]:
+            raise ParamsError(f"{where}.season: a forecast cannot reach beyond one season")
+        if not any(applies(arch, hp, length) for length in windows["lengths"]):
+            raise ParamsError(
+                f"{where}.season: {hp['season']} is longer than every window length "
+                f"{windows['lengths']}; the seasonal naive forecast needs a season in the window"
+            )

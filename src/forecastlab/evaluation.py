@@ -15,24 +15,33 @@ from typing import Any
 import keras
 import numpy as np
 
-from forecastlab.models import HIDDEN_LAYER, build_model, copy_weights
+from forecastlab.models import build_model, copy_weights
 
 
-def _with_hidden(model: keras.Model, arch: str) -> keras.Model:
-    """The same model, also returning the output of its hidden-state layer."""
-    hidden = model.get_layer(HIDDEN_LAYER[arch]).output
-    return keras.Model(model.inputs, [model.outputs[0], hidden])
+def _with_hidden(model: keras.Model) -> keras.Model:
+    """The same model, also returning the output of its last recurrent layer (or nothing)."""
+    recurrent = [layer for layer in model.layers if isinstance(layer, keras.layers.RNN)]
+    if not recurrent:
+        return model
+    return keras.Model(model.inputs, [model.outputs[0], recurrent[-1].output])
 
 
 def stateless_predict(
-    model: keras.Model, arch: str, inputs: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+    model: keras.Model, inputs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Predict every window from a zero state.
 
-    inputs (n, L, 1) -> predictions (n,), final hidden states (n, units).
+    inputs (n, L, 1) -> predictions as the model shapes them with a trailing axis of one
+    value dropped ((n,) for next-value models), and the last recurrent layer's final
+    states (n, units), or None for a model without one.
     """
-    predictions, hidden = _with_hidden(model, arch).predict(inputs, verbose=0, batch_size=4096)
-    return predictions.reshape(len(inputs)), hidden.reshape(len(inputs), -1)
+    outputs = _with_hidden(model).predict(inputs, verbose=0, batch_size=4096)
+    predictions, hidden = outputs if isinstance(outputs, list) else (outputs, None)
+    if predictions.shape[-1] == 1:
+        predictions = predictions[..., 0]
+    if hidden is not None and hidden.ndim == 3:
+        hidden = hidden[:, -1]  # a layer returning sequences: its state after the window
+    return predictions, hidden
 
 
 def stateful_predict(
@@ -44,7 +53,7 @@ def stateful_predict(
     hidden states (T, units) where hidden[t] is the state after reading series[t].
     """
     twin = copy_weights(model, build_model(arch, hp, None, return_sequences=True))
-    predictions, hidden = _with_hidden(twin, arch).predict(
+    predictions, hidden = _with_hidden(twin).predict(
         series.reshape(1, -1, 1).astype(np.float32), verbose=0
     )
     return predictions.reshape(len(series)), hidden.reshape(len(series), -1)
@@ -98,3 +107,36 @@ def compare_modes(
         "stateful": point_metrics(stateful[positions - 1], targets),
         "stateful_all": point_metrics(stateful[:-1], test_series[1:]),
     }
+
+
+def mc_dropout_predict(
+    model: keras.Model, inputs: np.ndarray, samples: int, seed: int, level: float = 0.95
+) -> dict[str, np.ndarray]:
+    """Monte Carlo dropout: `samples` forward passes with dropout on.
+
+    inputs (n, L, 1) -> mean, lower and upper bounds of the central `level` interval,
+    each shaped as the model's outputs with a trailing axis of one value dropped.
+    """
+    keras.utils.set_random_seed(seed)
+    draws = np.stack(
+        [keras.ops.convert_to_numpy(model(inputs, training=True)) for _ in range(samples)]
+    )
+    if draws.shape[-1] == 1:
+        draws = draws[..., 0]
+    tail = (1.0 - level) / 2 * 100
+    return {
+        "mean": draws.mean(axis=0),
+        "lower": np.percentile(draws, tail, axis=0),
+        "upper": np.percentile(draws, 100 - tail, axis=0),
+    }
+
+
+def interval_coverage(lower: np.ndarray, upper: np.ndarray, targets: np.ndarray) -> float:
+    """The share of targets inside [lower, upper] (arrays of one shape)."""
+    return float(np.mean((targets >= lower) & (targets <= upper)))
+
+
+def per_horizon_mse(predictions: np.ndarray, targets: np.ndarray) -> list[float]:
+    """(n, H) forecasts against (n, H) targets -> the MSE at each of the H steps ahead."""
+    errors = np.asarray(predictions, np.float64) - np.asarray(targets, np.float64)
+    return [float(v) for v in np.mean(errors**2, axis=0)]

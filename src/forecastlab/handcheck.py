@@ -7,10 +7,11 @@ Weights are keyed `layer/variable` as `forecastlab.models.export_weights` writes
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from functools import partial
 from typing import Any
 
 import numpy as np
+
+from forecastlab.architectures import RECURRENT_KINDS, Layer, hidden_layer, plan
 
 ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "tanh": np.tanh,
@@ -236,96 +237,158 @@ def _layer_weights(weights: Mapping[str, np.ndarray], layer: str) -> dict[str, n
     }
 
 
-def recurrent_dense_forward(
-    layer: str,
+def _recurrent(layer: Layer, w: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    """Every step's hidden state of one planned recurrent layer: (n, T, d) -> (n, T, units)."""
+    activation = str(layer.config["activation"])
+    if layer.kind == "simple_rnn":
+        return simple_rnn(x, w["kernel"], w["recurrent_kernel"], w["bias"], activation)
+    if layer.kind == "lstm":
+        return lstm(x, w["kernel"], w["recurrent_kernel"], w["bias"], activation)[0]
+    if layer.kind == "gru":
+        return gru(x, w["kernel"], w["recurrent_kernel"], w["bias"], activation)
+    return layer_norm_simple_rnn(
+        x, w["kernel"], w["recurrent_kernel"], w["bias"], w["gamma"], w["beta"], activation
+    )
+
+
+def _apply(layer: Layer, w: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    """One planned layer's output, as Keras computes it at prediction time."""
+    c = layer.config
+    if layer.kind in RECURRENT_KINDS:
+        states = _recurrent(layer, w, x)
+        return states if c["return_sequences"] else states[:, -1]
+    if layer.kind in ("dense", "time_dense"):
+        return dense(x, w["kernel"], w["bias"], str(c["activation"]))
+    if layer.kind == "conv1d":
+        return conv1d(
+            x,
+            w["kernel"],
+            w["bias"],
+            strides=int(c["strides"]),
+            padding=str(c["padding"]),
+            dilation_rate=int(c["dilation_rate"]),
+            activation=str(c["activation"]),
+        )
+    if layer.kind == "flatten":
+        return flatten(x)
+    if layer.kind == "dropout":
+        return dropout(x)
+    if layer.kind == "crop":
+        return x[:, c["start"] : x.shape[1] - c["end"]]
+    if layer.kind == "repeat":
+        return np.repeat(x[:, None, :], c["times"], axis=1)
+    raise ValueError(f"no hand forward pass for layer kind {layer.kind!r} ({layer.name})")
+
+
+def forward(
+    arch: str,
+    hp: Mapping[str, Any],
     weights: Mapping[str, np.ndarray],
     x: np.ndarray,
-    hp: Mapping[str, Any] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """One recurrent layer ("RNN", "LSTM" or "GRU") then Dense(1), at every step.
+    horizon: int = 1,
+    sequences: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The model of `arch` by hand, layer by layer from its plan.
 
-    x (n, T, 1) -> outputs (n, T), hidden states (n, T, units). hp gives `activation`
-    (default tanh) and `output_activation` (default linear).
+    x (n, L, 1) -> (outputs as Keras shapes them, hidden) where hidden is the output of
+    the last recurrent layer ((n, L, units) with sequences, else its last states) or
+    None for architectures without one. `sequences` runs the forecast-at-every-step twin.
     """
-    hp = hp or {}
-    w = _layer_weights(weights, layer)
-    activation = str(hp.get("activation", "tanh"))
-    if layer == "RNN":
-        hidden = simple_rnn(x, w["kernel"], w["recurrent_kernel"], w["bias"], activation)
-    elif layer == "LSTM":
-        hidden, _ = lstm(x, w["kernel"], w["recurrent_kernel"], w["bias"], activation)
-    elif layer == "GRU":
-        hidden = gru(x, w["kernel"], w["recurrent_kernel"], w["bias"], activation)
-    else:
-        raise ValueError(f"no hand forward pass for a recurrent layer named {layer!r}")
-    outputs = dense(
-        hidden,
-        weights["dense/kernel"],
-        weights["dense/bias"],
-        str(hp.get("output_activation", "linear")),
-    )
+    layers = plan(arch, hp, x.shape[1], horizon, sequences)
+    keep = hidden_layer(layers)
+    hidden = None
+    for layer in layers:
+        x = _apply(layer, _layer_weights(weights, layer.name), x)
+        if layer.name == keep:
+            hidden = x
+    return x, hidden
+
+
+# The first tutorial's 5-weight model with its defaults, as a per-step forward pass.
+RNN1_HP = {"units": 1, "activation": "tanh", "output_activation": "linear", "target": "next"}
+
+
+def rnn1_forward(weights: Mapping[str, np.ndarray], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """SimpleRNN(1) + Dense(1) at every step: x (n, T, 1) -> outputs (n, T), states (n, T, 1)."""
+    outputs, hidden = forward("rnn1", RNN1_HP, weights, x, sequences=True)
     return outputs[..., 0], hidden
 
 
-# Architecture name -> forward(weights, x, hp); the layer names are forecastlab.models's.
-HAND_FORWARDS = {
-    "rnn1": partial(recurrent_dense_forward, "RNN"),
-    "rnn3": partial(recurrent_dense_forward, "RNN"),
-    "lstm": partial(recurrent_dense_forward, "LSTM"),
-    "gru": partial(recurrent_dense_forward, "GRU"),
-}
-rnn1_forward = HAND_FORWARDS["rnn1"]
-
-
-def max_errors(hand: np.ndarray, keras_values: np.ndarray) -> dict[str, float | int | list[int]]:
-    """Largest absolute and relative difference, where the largest absolute one sits, and n."""
+def max_errors(
+    hand: np.ndarray, keras_values: np.ndarray, rtol: float = 0.0
+) -> dict[str, float | int | list[int]]:
+    """Largest absolute and relative difference, n, and the worst value against a
+    tolerance atol + rtol * |keras| (numpy's allclose): where it sits, its difference
+    and its excess |hand - keras| - rtol * |keras|, which must not pass atol."""
     hand, keras_values = np.asarray(hand, np.float64), np.asarray(keras_values, np.float64)
     if hand.shape != keras_values.shape:
         raise ValueError(f"shape mismatch: by hand {hand.shape}, Keras {keras_values.shape}")
     diff = np.abs(hand - keras_values)
-    worst = np.unravel_index(int(np.argmax(diff)), diff.shape)
+    excess = diff - rtol * np.abs(keras_values)
+    worst = np.unravel_index(int(np.argmax(excess)), diff.shape)
     relative = diff / np.maximum(np.abs(keras_values), 1e-12)
     return {
         "max_abs_error": float(diff.max()),
         "max_rel_error": float(relative.max()),
         "worst_index": [int(i) for i in worst],
+        "worst_error": float(diff[worst]),
+        "max_excess": float(excess.max()),
         "n_compared": int(diff.size),
     }
 
 
+def _squeeze(values: np.ndarray) -> np.ndarray:
+    """Drop a trailing axis of one value per step, as evaluation saves predictions."""
+    return values[..., 0] if values.shape[-1] == 1 else values
+
+
 def verify_predictions(
     arch: str,
-    hp: Mapping[str, object],
+    hp: Mapping[str, Any],
     weights: Mapping[str, np.ndarray],
     test_inputs: np.ndarray,
     keras_outputs: Mapping[str, np.ndarray],
     atol: float,
+    stateful_atol: float | None = None,
+    horizon: int = 1,
+    rtol: float = 0.0,
 ) -> dict:
     """Hand forward passes against Keras's saved predictions and hidden states, per mode.
 
-    test_inputs (n, L, 1); keras_outputs holds `stateless` (n,), `stateless_hidden` (n, u),
-    `stateful` (T,), `stateful_hidden` (T, u) and `test_series` (T,), as evaluation saves them.
+    test_inputs (n, L, 1); keras_outputs as evaluation saves them: `stateless` (the window
+    outputs, a trailing axis of 1 dropped) and `stateless_hidden` (n, units) when the
+    model has a recurrent layer; `stateful` (T,), `stateful_hidden` (T, units) and
+    `test_series` (T,) when it has stateful modes. The stateful pass is held to
+    `stateful_atol` (default atol): float32 rounding accumulates over hundreds of steps.
+    A value passes within atol + rtol * |keras| (rtol matters for unscaled series).
     Each mode records the worst of its predictions and hidden states.
     """
-    forward = HAND_FORWARDS[arch]
-    window_out, window_hidden = forward(weights, test_inputs, hp)
-    series_out, series_hidden = forward(weights, keras_outputs["test_series"].reshape(1, -1, 1), hp)
-    hand = {
-        "stateless": {"stateless": window_out[:, -1], "stateless_hidden": window_hidden[:, -1]},
-        "stateful": {"stateful": series_out[0], "stateful_hidden": series_hidden[0]},
-    }
+    window_out, window_hidden = forward(arch, hp, weights, test_inputs, horizon)
+    hand = {"stateless": {"stateless": _squeeze(window_out)}}
+    if window_hidden is not None:
+        last_states = window_hidden[:, -1] if window_hidden.ndim == 3 else window_hidden
+        hand["stateless"]["stateless_hidden"] = last_states
+    tolerances = {"stateless": atol}
+    if "stateful" in keras_outputs:
+        series = keras_outputs["test_series"].reshape(1, -1, 1)
+        series_out, series_hidden = forward(arch, hp, weights, series, horizon, sequences=True)
+        hand["stateful"] = {"stateful": series_out[0, :, 0], "stateful_hidden": series_hidden[0]}
+        tolerances["stateful"] = atol if stateful_atol is None else stateful_atol
     modes = {}
     for mode, quantities in hand.items():
-        checks = {q: max_errors(values, keras_outputs[q]) for q, values in quantities.items()}
-        quantity, worst = max(checks.items(), key=lambda item: item[1]["max_abs_error"])
+        checks = {q: max_errors(values, keras_outputs[q], rtol) for q, values in quantities.items()}
+        quantity, worst = max(checks.items(), key=lambda item: item[1]["max_excess"])
         modes[mode] = {
             **worst,
+            "max_abs_error": max(c["max_abs_error"] for c in checks.values()),
             "quantity": quantity,
+            "atol": tolerances[mode],
             "n_compared": sum(c["n_compared"] for c in checks.values()),
-            "passed": worst["max_abs_error"] <= atol,
+            "passed": worst["max_excess"] <= tolerances[mode],
         }
     return {
         "atol": atol,
+        "rtol": rtol,
         "passed": all(m["passed"] for m in modes.values()),
         "modes": modes,
     }

@@ -1,58 +1,19 @@
-"""Architecture builders, keyed by the names params.yaml uses.
+"""Keras models built from the architecture plans of `forecastlab.architectures`.
 
-Every builder takes the architecture's hyperparameters and an input length (None for
-sequences of any length) and returns an uncompiled functional Keras model whose layers
-have stable names, so weights can be exported by name and copied between variants.
+Every model is functional, with the plan's layer names, so weights are exported by name
+(`RNN_1/kernel`, `dense/bias`) and copied between variants of one architecture (the
+window model, its return-sequences twin, a stateful batch-1 copy).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from functools import partial
+from collections.abc import Mapping
 from typing import Any
 
 import keras
 import numpy as np
 
-Builder = Callable[..., keras.Model]
-
-
-# One recurrent layer (its name, its Keras class) then Dense(1), per architecture name.
-# rnn1 is the first tutorial's 5-weight model, rnn3 the sunspots tutorial's; they differ
-# by their hyperparameters (units, output activation) in params.yaml.
-RECURRENT_LAYERS: dict[str, tuple[str, type]] = {
-    "rnn1": ("RNN", keras.layers.SimpleRNN),
-    "rnn3": ("RNN", keras.layers.SimpleRNN),
-    "lstm": ("LSTM", keras.layers.LSTM),
-    "gru": ("GRU", keras.layers.GRU),
-}
-
-
-def build_recurrent(
-    arch: str,
-    hp: Mapping[str, Any],
-    input_length: int | None,
-    *,
-    return_sequences: bool = False,
-    batch_size: int | None = None,
-    stateful: bool = False,
-) -> keras.Model:
-    """A recurrent layer of `hp["units"]` named "RNN", "LSTM" or "GRU", then Dense(1).
-
-    Input (batch, input_length, 1) -> output (batch, 1), or (batch, T, 1) with
-    return_sequences (Dense applies to every step).
-    """
-    layer_name, layer_class = RECURRENT_LAYERS[arch]
-    inputs = keras.Input(shape=(input_length, 1), batch_size=batch_size, name="series")
-    hidden = layer_class(
-        hp["units"],
-        activation=hp["activation"],
-        return_sequences=return_sequences,
-        stateful=stateful,
-        name=layer_name,
-    )(inputs)
-    outputs = keras.layers.Dense(1, activation=hp.get("output_activation", "linear"), name="dense")
-    return keras.Model(inputs, outputs(hidden), name=arch)
+from forecastlab.architectures import RECURRENT_KINDS, Layer, plan
 
 
 @keras.saving.register_keras_serializable(package="forecastlab")
@@ -88,29 +49,68 @@ class LayerNormSimpleRNNCell(keras.layers.Layer):
         return {**super().get_config(), "units": self.units, "activation": self.activation_name}
 
 
-ARCHITECTURES: dict[str, Builder] = {
-    arch: partial(build_recurrent, arch) for arch in RECURRENT_LAYERS
-}
-
-# The layer whose per-step output is the hidden state shown and verified by hand.
-HIDDEN_LAYER: dict[str, str] = {arch: name for arch, (name, _) in RECURRENT_LAYERS.items()}
+def keras_layer(layer: Layer, stateful: bool = False) -> keras.layers.Layer:
+    """The Keras layer for one planned layer; recurrent layers keep state when `stateful`."""
+    c = layer.config
+    if layer.kind in RECURRENT_KINDS:
+        options = {"return_sequences": c["return_sequences"], "stateful": stateful}
+        if layer.kind == "ln_simple_rnn":
+            cell = LayerNormSimpleRNNCell(c["units"], activation=c["activation"])
+            return keras.layers.RNN(cell, name=layer.name, **options)
+        recurrent_class = {
+            "simple_rnn": keras.layers.SimpleRNN,
+            "lstm": keras.layers.LSTM,
+            "gru": keras.layers.GRU,
+        }[layer.kind]
+        return recurrent_class(c["units"], activation=c["activation"], name=layer.name, **options)
+    if layer.kind == "dense":
+        return keras.layers.Dense(c["units"], activation=c["activation"], name=layer.name)
+    if layer.kind == "time_dense":
+        dense = keras.layers.Dense(c["units"], activation=c["activation"])
+        return keras.layers.TimeDistributed(dense, name=layer.name)
+    if layer.kind == "conv1d":
+        return keras.layers.Conv1D(name=layer.name, **c)
+    if layer.kind == "flatten":
+        return keras.layers.Flatten(name=layer.name)
+    if layer.kind == "dropout":
+        return keras.layers.Dropout(c["rate"], name=layer.name)
+    if layer.kind == "crop":
+        return keras.layers.Cropping1D((c["start"], c["end"]), name=layer.name)
+    if layer.kind == "repeat":
+        return keras.layers.RepeatVector(c["times"], name=layer.name)
+    raise ValueError(f"no Keras layer for kind {layer.kind!r} ({layer.name})")
 
 
 def build_model(
-    arch: str, hp: Mapping[str, Any], input_length: int | None, **variant
+    arch: str,
+    hp: Mapping[str, Any],
+    input_length: int | None,
+    *,
+    horizon: int = 1,
+    return_sequences: bool = False,
+    batch_size: int | None = None,
+    stateful: bool = False,
 ) -> keras.Model:
-    """Build architecture `arch`; `variant` passes return_sequences, batch_size, stateful."""
-    if arch not in ARCHITECTURES:
-        raise KeyError(f"unknown architecture {arch!r}; known: {', '.join(sorted(ARCHITECTURES))}")
-    return ARCHITECTURES[arch](hp, input_length, **variant)
+    """The uncompiled functional model of `arch`: input (batch, input_length, 1).
+
+    return_sequences builds the twin that forecasts at every step (recurrent
+    architectures); batch_size and stateful make the stateful batch-1 reference model.
+    """
+    inputs = keras.Input(shape=(input_length, 1), batch_size=batch_size, name="series")
+    outputs = inputs
+    for layer in plan(arch, hp, input_length, horizon, sequences=return_sequences):
+        outputs = keras_layer(layer, stateful)(outputs)
+    return keras.Model(inputs, outputs, name=arch)
 
 
 def compile_model(model: keras.Model, hp: Mapping[str, Any]) -> keras.Model:
-    """Compile with the optimizer and learning rate named in `hp`, MSE loss."""
+    """Compile with the optimizer and learning rate named in `hp` and its loss: mse, or
+    sse (the sum of squared errors over the batch, the random-walk tutorial's loss)."""
     optimizer = keras.optimizers.get(
         {"class_name": hp["optimizer"], "config": {"learning_rate": hp["learning_rate"]}}
     )
-    model.compile(optimizer=optimizer, loss="mse")
+    reduction = "sum" if hp.get("loss", "mse") == "sse" else "sum_over_batch_size"
+    model.compile(optimizer=optimizer, loss=keras.losses.MeanSquaredError(reduction=reduction))
     return model
 
 

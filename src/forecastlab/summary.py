@@ -16,11 +16,16 @@ def metrics_entry(
     evaluation: Mapping[str, Any], training: Mapping[str, Any], verification: Mapping[str, Any]
 ) -> dict:
     """The headline numbers of one trained model, as `dvc metrics show` lists them."""
-    modes = evaluation["modes"]
-    return {
+    entry = {
         "final_val_loss": training.get("final_val_loss"),
-        **{f"{mode}_mse": metrics["mse"] for mode, metrics in modes.items()},
-        "stateful_to_stateless_mse": evaluation["stateful_to_stateless_mse"],
+        **{f"{mode}_mse": metrics["mse"] for mode, metrics in evaluation["modes"].items()},
+    }
+    if "stateful_to_stateless_mse" in evaluation:
+        entry["stateful_to_stateless_mse"] = evaluation["stateful_to_stateless_mse"]
+    if "mc_dropout" in evaluation:
+        entry["mc_coverage_95"] = evaluation["mc_dropout"]["coverage_95"]
+    return {
+        **entry,
         "verify_max_abs_error": max(m["max_abs_error"] for m in verification["modes"].values()),
         "verified": bool(verification["passed"]),
     }
@@ -45,27 +50,33 @@ def loss_rows(history: Mapping[str, list[float]]) -> list[dict[str, float]]:
 
 
 def prediction_rows(arrays: Mapping[str, np.ndarray], upto: int = 200) -> list[dict]:
-    """Truth and both modes' forecasts at every test step below `upto` that windows forecast.
+    """Truth and the forecasts of each mode at every test step below `upto` that windows
+    forecast.
 
-    arrays as evaluation saves them: test_series (T,), target_positions (m,),
-    stateless (m,), stateful (T,) where stateful[t] forecasts step t + 1.
+    arrays as evaluation saves them for a one-series study: test_series (T,),
+    target_positions (m,), stateless (m,) (or (m, L) per-step forecasts, whose last step
+    counts), and stateful (T,) where stateful[t] forecasts step t + 1, if the model has it.
     """
-    series = arrays["test_series"]
-    return [
-        {
-            "step": int(step),
-            "truth": float(series[step]),
-            "stateless": float(arrays["stateless"][i]),
-            "stateful": float(arrays["stateful"][step - 1]),
-        }
-        for i, step in enumerate(arrays["target_positions"])
-        if step < upto
-    ]
+    series, stateless = arrays["test_series"], arrays["stateless"]
+    if stateless.ndim == 2:
+        stateless = stateless[:, -1]
+    rows = []
+    for i, step in enumerate(arrays["target_positions"]):
+        if step < upto:
+            row = {
+                "step": int(step),
+                "truth": float(series[step]),
+                "stateless": float(stateless[i]),
+            }
+            if "stateful" in arrays:
+                row["stateful"] = float(arrays["stateful"][step - 1])
+            rows.append(row)
+    return rows
 
 
 def stateful_verdicts(metrics: Mapping[str, Any]) -> list[dict]:
-    """One row per trained model of metrics.json ({study: {"wL": {arch: entry}}}):
-    stateless and stateful MSE on the same targets, their ratio and the verdict."""
+    """One row per model with a stateful mode in metrics.json ({study: {"wL": {arch:
+    entry}}}): stateless and stateful MSE on the same targets, their ratio and the verdict."""
     return [
         {
             "study": study,
@@ -81,6 +92,7 @@ def stateful_verdicts(metrics: Mapping[str, Any]) -> list[dict]:
         for study, windows in metrics.items()
         for window, architectures in windows.items()
         for arch, entry in architectures.items()
+        if "stateful_mse" in entry
     ]
 
 

@@ -118,20 +118,24 @@ def fit_compiled(
     orders: np.ndarray | None = None,
     seed: int = 0,
     log_every: int = 50,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, list[float]]:
     """`fit`'s math (epochs, batch size, optimizer, shuffled batches, validation each
     epoch) in compiled blocks of `log_every` epochs, for many epochs on small data.
 
     inputs (n, L, 1), targets (n,) or (n, ...). The last validation_split of the windows
-    validate, as in `fit`; orders (epochs, n_train) fixes each epoch's shuffle (default:
-    permutations seeded by `seed`). Returns {"loss": [...], "val_loss": [...]}.
+    validate, as in `fit`; with validation_split 0, `validation` (inputs, targets) does,
+    as fit's validation_data. orders (epochs, n_train) fixes each epoch's shuffle
+    (default: permutations seeded by `seed`). Returns {"loss": [...], "val_loss": [...]}.
     """
     cut = validation_cut(len(inputs), hp["validation_split"])
     x_train, y_train = inputs[:cut], targets[:cut]
     x_val, y_val = inputs[cut:], targets[cut:]
+    if validation is not None and cut == len(inputs):
+        x_val, y_val = validation
     if orders is None:
         orders = epoch_orders(cut, hp["epochs"], seed)
-    validate = cut < len(inputs)
+    validate = len(x_val) > 0
     run = compiled_epochs(model, x_train, y_train, hp["batch_size"], validate)
     guard = ProgressAndNaNGuard(model_name, hp["epochs"], log_every)
     history: dict[str, list[float]] = {"loss": [], "val_loss": []}
@@ -140,12 +144,13 @@ def fit_compiled(
         for offset, (loss, val_loss) in enumerate(
             zip(losses.numpy(), val_losses.numpy(), strict=True)
         ):
-            history["loss"].append(float(loss))
-            history["val_loss"].append(float(val_loss))
-            guard.on_epoch_end(start + offset, {"loss": loss, "val_loss": val_loss})
-    if not validate:
-        del history["val_loss"]  # no validation windows, as `fit` without validation_split
-    return history
+            logs = {"loss": float(loss), "val_loss": float(val_loss)}
+            if not validate:
+                del logs["val_loss"]  # no validation windows, as `fit` without validation
+            for key, value in logs.items():
+                history[key].append(value)
+            guard.on_epoch_end(start + offset, logs)
+    return {key: values for key, values in history.items() if values}
 
 
 def fit(
@@ -155,10 +160,12 @@ def fit(
     hp: Mapping[str, Any],
     model_name: str,
     log_every: int = 50,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, list[float]]:
     """Train a compiled model with Keras's `fit` and `hp` (batch_size, epochs, validation_split).
 
-    inputs (n, L, 1), targets (n,) or (n, k). Returns the per-epoch history
+    inputs (n, L, 1), targets (n,) or (n, ...); with validation_split 0, `validation`
+    (inputs, targets) gives val_loss. Returns the per-epoch history
     {"loss": [...], "val_loss": [...]}.
     """
     history = model.fit(
@@ -167,6 +174,7 @@ def fit(
         batch_size=hp["batch_size"],
         epochs=hp["epochs"],
         validation_split=hp["validation_split"],
+        validation_data=validation if hp["validation_split"] == 0 else None,
         shuffle=True,
         verbose=0,
         callbacks=[ProgressAndNaNGuard(model_name, hp["epochs"], log_every)],

@@ -12,7 +12,7 @@ Windows are cut from one split part at a time, so none crosses a split boundary.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -89,3 +89,25 @@ def sliding_windows(series: np.ndarray, length: int) -> tuple[np.ndarray, np.nda
     """
     inputs, targets, _ = cut_windows(series, length, "sliding", ["next"])
     return inputs, targets["next"]
+
+
+def model_targets(
+    windows: Mapping[str, np.ndarray], part: str, target: str, steps: slice = slice(None)
+) -> np.ndarray:
+    """A part's targets of one kind, shaped as a model outputs them: next (n, 1),
+    horizon (n, H), shifted (n, L', 1), shifted_horizon (n, L', H), where `steps` picks
+    the L' steps a model's per-step outputs line up with."""
+    values = windows[f"{part}_targets_{target}"]  # shifted ones are already (n, L, 1)
+    if target == "next":
+        return values[:, None]
+    if target in ("shifted", "shifted_horizon"):
+        values = values[:, steps]
+    return values
+
+
+def horizon_of(windows: Mapping[str, np.ndarray]) -> int:
+    """The number of values the horizon targets of a windows file hold (1 without them)."""
+    for kind in ("horizon", "shifted_horizon"):
+        if f"train_targets_{kind}" in windows:
+            return int(windows[f"train_targets_{kind}"].shape[-1])
+    return 1

@@ -5,6 +5,8 @@ import os
 import sys
 from pathlib import Path
 
+from forecastlab.architectures import applies
+
 # Jobs inherit these. The interpreter running Snakemake has forecastlab installed, so its
 # folder goes first on PATH and a rule's `python` is that interpreter even when the
 # virtual environment was not activated. TF_CPP_MIN_LOG_LEVEL keeps TensorFlow's C++
@@ -80,14 +82,16 @@ def hyperparams_json(wildcards):
     return json.dumps(STUDIES[wildcards.study]["models"][wildcards.arch], sort_keys=True)
 
 
-def verification_atol(wildcards):
-    return config["verification"]["atol"]
-
-
 def study_runs(study):
-    """Every (window length, architecture) pair a study trains."""
+    """Every (window length, architecture) pair a study trains: each listed architecture at
+    each window length it can read (a seasonal naive forecast needs a season in the window)."""
     spec = STUDIES[study]
-    return [(length, arch) for length in spec["windows"]["lengths"] for arch in spec["architectures"]]
+    return [
+        (length, arch)
+        for length in spec["windows"]["lengths"]
+        for arch in spec["architectures"]
+        if applies(arch, spec["models"][arch], length)
+    ]
 
 
 def run_files(study, length, arch):
@@ -103,9 +107,15 @@ def run_files(study, length, arch):
 
 
 def runs_of(studies):
-    """One dict per trained model of `studies`: study, window, arch and its files."""
+    """One dict per trained model of `studies`: study, window, arch, hyperparams, files."""
     return [
-        {"study": study, "window": length, "arch": arch, **run_files(study, length, arch)}
+        {
+            "study": study,
+            "window": length,
+            "arch": arch,
+            "hyperparams": STUDIES[study]["models"][arch],
+            **run_files(study, length, arch),
+        }
         for study in studies
         for length, arch in study_runs(study)
     ]

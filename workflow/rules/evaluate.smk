@@ -1,4 +1,5 @@
-# Evaluate each trained model: stateless windows and one stateful pass over the test part.
+# Evaluate each trained model on its test windows; recurrent one-step models also in one
+# stateful pass over the test part.
 
 
 rule evaluate_model:
@@ -8,12 +9,13 @@ rule evaluate_model:
         windows="data/windows/{study}/w{length}.npz",
         prepared="data/prepared/{study}.npz",
         script=script("evaluate"),
-        library=library("models", "evaluation", "training", "tracking"),
+        library=library("architectures", "models", "evaluation", "training", "tracking", "windows"),
     output:
         metrics="results/eval/{study}/w{length}/{arch}/eval.json",
         predictions="results/eval/{study}/w{length}/{arch}/predictions.npz",
     params:
         hyperparams=hyperparams_json,
+        seed=study_seed,
     log:
         "logs/evaluate/{study}/w{length}/{arch}.log",
     threads: 2
@@ -23,5 +25,6 @@ rule evaluate_model:
         "python {input.script} --name {wildcards.study}/w{wildcards.length}/{wildcards.arch}"
         " --model {input.model} --history {input.history}"
         " --windows {input.windows} --prepared {input.prepared} --arch {wildcards.arch}"
-        " --hyperparams {params.hyperparams:q} --length {wildcards.length} --threads {threads}"
+        " --hyperparams {params.hyperparams:q} --length {wildcards.length}"
+        " --seed {params.seed} --threads {threads}"
         " --metrics {output.metrics} --predictions {output.predictions} > {log} 2>&1"

@@ -5,7 +5,7 @@ rule train_model:
     input:
         windows="data/windows/{study}/w{length}.npz",
         script=script("train"),
-        library=library("config", "models", "training", "tracking"),
+        library=library("architectures", "config", "models", "training", "tracking", "windows"),
     output:
         model="models/{study}/w{length}/{arch}/model.keras",
         weights="models/{study}/w{length}/{arch}/weights.npz",

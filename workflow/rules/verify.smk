@@ -8,12 +8,14 @@ rule verify_model:
         windows="data/windows/{study}/w{length}.npz",
         predictions="results/eval/{study}/w{length}/{arch}/predictions.npz",
         script=script("verify"),
-        library=library("handcheck", "tracking"),
+        library=library("architectures", "handcheck", "tracking", "windows"),
     output:
         "results/verify/{study}/w{length}/{arch}/verify.json",
     params:
         hyperparams=hyperparams_json,
-        atol=verification_atol,
+        atol=config["verification"]["atol"],
+        stateful_atol=config["verification"]["stateful_atol"],
+        rtol=config["verification"]["rtol"],
     log:
         "logs/verify/{study}/w{length}/{arch}.log",
     threads: 1
@@ -24,4 +26,5 @@ rule verify_model:
         " --arch {wildcards.arch} --hyperparams {params.hyperparams:q}"
         " --weights {input.weights} --windows {input.windows}"
         " --predictions {input.predictions} --history {input.history}"
-        " --atol {params.atol} --output {output} > {log} 2>&1"
+        " --atol {params.atol} --stateful-atol {params.stateful_atol} --rtol {params.rtol}"
+        " --output {output} > {log} 2>&1"

@@ -22,17 +22,20 @@ def main(argv: list[str] | None = None) -> None:
 
     metrics: dict = {}
     for run in args.runs:
-        training = read_json(run["history"])
-        entry = metrics_entry(read_json(run["eval"]), training, read_json(run["verify"]))
+        training, evaluation = read_json(run["history"]), read_json(run["eval"])
+        entry = metrics_entry(evaluation, training, read_json(run["verify"]))
         metrics.setdefault(run["study"], {}).setdefault(f"w{run['window']}", {})[run["arch"]] = (
             entry
         )
         name = f"{run['study']}_w{run['window']}_{run['arch']}"
-        write_csv(Path(args.plots) / "loss" / f"{name}.csv", loss_rows(training["history"]))
-        write_csv(
-            Path(args.plots) / "predictions" / f"{name}.csv",
-            prediction_rows(read_npz(run["predictions"])),
-        )
+        if training["history"]:  # baselines learn nothing
+            write_csv(Path(args.plots) / "loss" / f"{name}.csv", loss_rows(training["history"]))
+        predictions = read_npz(run["predictions"])
+        one_step = evaluation["target"] in ("next", "shifted")
+        if one_step and "target_positions" in predictions:  # one series, one-step forecasts
+            write_csv(
+                Path(args.plots) / "predictions" / f"{name}.csv", prediction_rows(predictions)
+            )
     write_json(args.metrics, metrics)
     logging.info("%d runs summarized -> %s", len(args.runs), args.metrics)
 

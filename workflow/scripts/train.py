@@ -6,10 +6,12 @@ import argparse
 import logging
 import time
 
+from forecastlab.architectures import architecture, target_steps
 from forecastlab.cli import configure_logging, json_object
 from forecastlab.config import params_hash
 from forecastlab.io import atomic_path, read_npz, write_json, write_npz
 from forecastlab.tracking import git_commit, log_history, log_results, start_run, tracking_uri
+from forecastlab.windows import horizon_of, model_targets
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -34,15 +36,17 @@ def main(argv: list[str] | None = None) -> None:
 
     configure_determinism(args.seed, args.threads)
     name = f"{args.study}/w{args.length}/{args.arch}"
+    hp = args.hyperparams
     windows = read_npz(args.windows)
-    model = compile_model(build_model(args.arch, args.hyperparams, args.length), args.hyperparams)
+    model = build_model(args.arch, hp, args.length, horizon=horizon_of(windows))
+    model = compile_model(model, hp)
     weights_count = parameter_count(model)
     run_params = {
         "study": args.study,
         "window": args.length,
         "architecture": args.arch,
         "seed": args.seed,
-        "model": args.hyperparams,
+        "model": hp,
         "data": args.data_params,
         "parameter_count": weights_count,
     }
@@ -52,11 +56,21 @@ def main(argv: list[str] | None = None) -> None:
     logging.info("%s: %d weights, MLflow run %s", name, weights_count, run_id)
 
     started = time.perf_counter()
-    inputs, targets = windows["train_inputs"], windows["train_targets_next"]
-    if args.hyperparams["trainer"] == "fast":
-        history = fit_compiled(model, inputs, targets, args.hyperparams, name, seed=args.seed)
+    steps = target_steps(args.arch, hp)
+    inputs = windows["train_inputs"]
+    targets = model_targets(windows, "train", hp["target"], steps)
+    validation = None
+    if "validation_inputs" in windows:
+        validation_targets = model_targets(windows, "validation", hp["target"], steps)
+        validation = (windows["validation_inputs"], validation_targets)
+    if not architecture(args.arch).trained:
+        history = {}  # a baseline: nothing to learn
+    elif hp["trainer"] == "fast":
+        history = fit_compiled(
+            model, inputs, targets, hp, name, seed=args.seed, validation=validation
+        )
     else:
-        history = fit(model, inputs, targets, args.hyperparams, name)
+        history = fit(model, inputs, targets, hp, name, validation=validation)
     seconds = time.perf_counter() - started
     logging.info("%s: trained in %.1f s", name, seconds)
 

@@ -10,6 +10,7 @@ from forecastlab.cli import configure_logging, json_object
 from forecastlab.handcheck import verify_predictions
 from forecastlab.io import read_json, read_npz, write_json
 from forecastlab.tracking import ensure_run, finish_run, log_results, tracking_uri
+from forecastlab.windows import horizon_of
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,17 +25,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--predictions", required=True, help="Keras's predictions .npz")
     parser.add_argument("--history", required=True, help="training history .json (run id)")
     parser.add_argument("--atol", type=float, required=True)
+    parser.add_argument("--stateful-atol", type=float, help="for the stateful pass (default atol)")
+    parser.add_argument("--rtol", type=float, default=0.0, help="allowed share of |keras|")
     parser.add_argument("--output", required=True, help="verify .json to write")
     args = parser.parse_args(argv)
     configure_logging()
 
+    windows = read_npz(args.windows)
     report = verify_predictions(
         args.arch,
         args.hyperparams,
         read_npz(args.weights),
-        read_npz(args.windows)["test_inputs"],
+        windows["test_inputs"],
         read_npz(args.predictions),
         args.atol,
+        args.stateful_atol,
+        horizon_of(windows),
+        args.rtol,
     )
     uri = tracking_uri()
     run_id = ensure_run(uri, args.name, read_json(args.history)["run_id"])
@@ -49,14 +56,18 @@ def main(argv: list[str] | None = None) -> int:
         mode, result = next((m, r) for m, r in report["modes"].items() if not r["passed"])
         print(
             f"verification failed for {args.name}: {mode} mode, max |hand - keras| = "
-            f"{result['max_abs_error']:.3g} > atol {args.atol:g} at index {result['worst_index']} "
-            f"of {result['quantity']}",
+            f"{result['worst_error']:.3g} > atol {result['atol']:g} + rtol {args.rtol:g} x "
+            f"|keras| at index {result['worst_index']} of {result['quantity']}",
             file=sys.stderr,
         )
         return 1
     write_json(args.output, report)
     finish_run(uri, run_id)
-    logging.info("%s: hand forward equals Keras within %g in every mode", args.name, args.atol)
+    logging.info(
+        "%s: hand forward equals Keras in every mode (%s)",
+        args.name,
+        ", ".join(f"{mode} {r['max_abs_error']:.2g}" for mode, r in report["modes"].items()),
+    )
     return 0
 
 
