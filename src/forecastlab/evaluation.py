@@ -5,6 +5,8 @@ Stateful: one state carried through the whole test series from zero, one step at
 as the first tutorial's hand loop and its stateful batch-1 model do. It is computed in one
 `predict` call over the whole sequence with a return_sequences twin of the model, which
 equals the per-step stateful model (see `stateful_predict_stepwise`, kept as the reference).
+Two more stateful modes: warm (the state carried from the start of the training part on
+into the test part) and reset every L steps; each is also one `predict` call.
 """
 
 from __future__ import annotations
@@ -22,6 +24,23 @@ def _with_hidden(model: keras.Model, arch: str) -> keras.Model:
     """The same model, also returning the output of its hidden-state layer."""
     hidden = model.get_layer(HIDDEN_LAYER[arch]).output
     return keras.Model(model.inputs, [model.outputs[0], hidden])
+
+
+def _predict_sequences(
+    model: keras.Model, arch: str, hp: Mapping[str, Any], sequences: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run every row of `sequences` from a zero state with the return_sequences twin, in one
+    `predict` call.
+
+    sequences (n, T) -> predictions (n, T) where predictions[i, t] forecasts
+    sequences[i, t + 1], hidden states (n, T, units) after reading sequences[i, t].
+    """
+    n, steps = sequences.shape
+    twin = copy_weights(model, build_model(arch, hp, None, return_sequences=True))
+    predictions, hidden = _with_hidden(twin, arch).predict(
+        sequences.reshape(n, steps, 1).astype(np.float32), verbose=0, batch_size=4096
+    )
+    return predictions.reshape(n, steps), hidden.reshape(n, steps, -1)
 
 
 def stateless_predict(
@@ -43,11 +62,50 @@ def stateful_predict(
     series (T,) -> predictions (T,) where predictions[t] forecasts series[t + 1],
     hidden states (T, units) where hidden[t] is the state after reading series[t].
     """
-    twin = copy_weights(model, build_model(arch, hp, None, return_sequences=True))
-    predictions, hidden = _with_hidden(twin, arch).predict(
-        series.reshape(1, -1, 1).astype(np.float32), verbose=0
-    )
-    return predictions.reshape(len(series)), hidden.reshape(len(series), -1)
+    predictions, hidden = _predict_sequences(model, arch, hp, series.reshape(1, -1))
+    return predictions[0], hidden[0]
+
+
+def stateful_warm_predict(
+    model: keras.Model,
+    arch: str,
+    hp: Mapping[str, Any],
+    history: np.ndarray,
+    test: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Carry one state from the start of `history` (train + validation) on into `test`.
+
+    The test part then starts from the state the whole past leaves, not from zero, as a
+    model deployed after training would. One call over the concatenation.
+    history (H,), test (T,) -> predictions (T,) where predictions[t] forecasts test[t + 1],
+    hidden states (T, units) where hidden[t] is the state after reading test[t].
+    """
+    series = np.concatenate([np.asarray(history), np.asarray(test)])
+    predictions, hidden = stateful_predict(model, arch, hp, series)
+    return predictions[len(history) :], hidden[len(history) :]
+
+
+def stateful_reset_predict(
+    model: keras.Model, arch: str, hp: Mapping[str, Any], series: np.ndarray, every: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Carry the state through `series` but reset it to zero every `every` steps (at steps
+    0, every, 2 * every, ...), as a stateful model trained on non-overlapping windows of
+    length `every` that resets between them.
+
+    The chunks between resets are independent, so they run as one batch in one call. The
+    last chunk is padded at its end: a recurrent layer is causal, so padding after a step
+    changes nothing up to it, and the padded steps are cut off.
+    series (T,) -> predictions (T,) where predictions[t] forecasts series[t + 1],
+    hidden states (T, units) where hidden[t] is the state after reading series[t].
+    """
+    if every < 1:
+        raise ValueError(f"the state must be reset every 1 or more steps, got every={every}")
+    steps = len(series)
+    chunks = -(-steps // every)
+    padded = np.zeros(chunks * every, dtype=np.float32)
+    padded[:steps] = series
+    predictions, hidden = _predict_sequences(model, arch, hp, padded.reshape(chunks, every))
+    return predictions.reshape(-1)[:steps], hidden.reshape(chunks * every, -1)[:steps]
 
 
 def stateful_predict_stepwise(
