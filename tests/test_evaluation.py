@@ -4,6 +4,10 @@ import pytest
 from forecastlab.data import sine_wave
 from forecastlab.evaluation import (
     compare_modes,
+    interval_coverage,
+    mase,
+    original_unit_metrics,
+    per_horizon_mse,
     point_metrics,
     stateful_predict,
     stateful_predict_stepwise,
@@ -211,3 +215,61 @@ def test_reset_every_zero_steps_is_refused(model):
         ValueError, match=r"^the state must be reset every 1 or more steps, got every=0$"
     ):
         stateful_reset_predict(model, "rnn1", HP, np.zeros(5), every=0)
+
+
+# -- metrics on hand-computed arrays -----------------------------------------------------
+
+
+def test_original_unit_metrics_undo_the_scaler():
+    # scaled = (x - 10) / 2: predictions 10, 12, 16 against targets 12, 12, 10 -> errors -2, 0, 6
+    metrics = original_unit_metrics(np.array([0.0, 1.0, 3.0]), np.array([1.0, 1.0, 0.0]), 10.0, 2.0)
+    assert metrics == {
+        "mse": pytest.approx(40 / 3),
+        "rmse": pytest.approx(np.sqrt(40 / 3)),
+        "mae": pytest.approx(8 / 3),
+        "n": 3,
+    }
+
+
+def test_mase_divides_by_the_in_sample_naive_mae():
+    train = np.array([1.0, 3.0, 2.0, 6.0])  # |steps| 2, 1, 4: naive MAE 7 / 3
+    predictions, targets = np.array([5.0, 5.0]), np.array([4.0, 8.0])  # MAE (1 + 3) / 2 = 2
+    assert mase(predictions, targets, train) == pytest.approx(2 / (7 / 3))
+    # Scale-free: the same forecasts in other units give the same value.
+    assert mase(predictions * 3 + 1, targets * 3 + 1, train * 3 + 1) == pytest.approx(6 / 7)
+
+
+def test_mase_refuses_a_training_series_without_steps():
+    with pytest.raises(ValueError, match=r"^MASE is undefined: the training series is constant"):
+        mase(np.ones(2), np.zeros(2), np.full(4, 5.0))
+    with pytest.raises(
+        ValueError, match=r"^MASE needs a training series of 2 or more points, got 1$"
+    ):
+        mase(np.ones(2), np.zeros(2), np.ones(1))
+
+
+def test_interval_coverage_counts_targets_inside_including_the_bounds():
+    lower = np.array([0.0, 0.0, 0.0, 0.0, 1.0])
+    upper = np.array([1.0, 1.0, 1.0, 1.0, 1.0])
+    targets = np.array([0.0, 0.5, 1.0, 1.5, 0.99])  # in, in, in (bounds count), out, out
+    assert interval_coverage(lower, upper, targets) == pytest.approx(3 / 5)
+
+
+def test_interval_coverage_refuses_crossed_bounds_and_mismatched_shapes():
+    with pytest.raises(ValueError, match=r"^1 intervals have their lower bound above their upper"):
+        interval_coverage(np.array([0.0, 2.0]), np.array([1.0, 1.0]), np.zeros(2))
+    with pytest.raises(ValueError, match=r"^lower \(2,\), upper \(2,\) and targets \(3,\) differ"):
+        interval_coverage(np.zeros(2), np.ones(2), np.zeros(3))
+
+
+def test_per_horizon_mse_averages_each_column_over_the_windows():
+    predictions = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
+    targets = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 4.0]])  # squared errors 0 4 9 / 0 1 16
+    np.testing.assert_allclose(per_horizon_mse(predictions, targets), [0.0, 2.5, 12.5])
+
+
+def test_per_horizon_mse_refuses_anything_but_two_equal_n_by_h_arrays():
+    with pytest.raises(ValueError, match=r"^predictions \(2, 3\) and targets \(3, 2\) must both"):
+        per_horizon_mse(np.zeros((2, 3)), np.zeros((3, 2)))
+    with pytest.raises(ValueError, match=r"^predictions \(3,\) and targets \(3,\) must both"):
+        per_horizon_mse(np.zeros(3), np.zeros(3))

@@ -17,6 +17,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from forecastlab.data import unscale
 from forecastlab.models import HIDDEN_LAYER, build_model, copy_weights
 
 
@@ -137,6 +138,57 @@ def point_metrics(predictions: np.ndarray, targets: np.ndarray) -> dict[str, flo
         "mae": float(np.mean(np.abs(errors))),
         "n": len(errors),
     }
+
+
+def original_unit_metrics(
+    predictions: np.ndarray, targets: np.ndarray, offset: float, scale_: float
+) -> dict[str, float]:
+    """`point_metrics` of scaled (n,) predictions and targets, back in the series' units.
+
+    offset and scale_ are the prepared data's scaler (scaled = (x - offset) / scale_), so
+    MSE grows by scale_**2 and RMSE and MAE by |scale_|; the offset cancels.
+    """
+    return point_metrics(unscale(predictions, offset, scale_), unscale(targets, offset, scale_))
+
+
+def mase(predictions: np.ndarray, targets: np.ndarray, train_series: np.ndarray) -> float:
+    """Mean absolute scaled error: MAE of (n,) predictions against (n,) targets, divided by
+    the in-sample MAE of the one-step naive forecast on train_series (m,), mean |x_t - x_t-1|.
+
+    Below 1: better than repeating the last value was on the training part. Scale-free,
+    so scaled and original units give the same value.
+    """
+    train = np.asarray(train_series, np.float64)
+    if len(train) < 2:
+        raise ValueError(f"MASE needs a training series of 2 or more points, got {len(train)}")
+    naive_mae = float(np.mean(np.abs(np.diff(train))))
+    if naive_mae == 0.0:
+        raise ValueError("MASE is undefined: the training series is constant (naive MAE 0)")
+    return point_metrics(predictions, targets)["mae"] / naive_mae
+
+
+def interval_coverage(lower: np.ndarray, upper: np.ndarray, targets: np.ndarray) -> float:
+    """Share of (n,) targets inside their [lower, upper] interval, bounds included."""
+    lower, upper, targets = (np.asarray(a, np.float64) for a in (lower, upper, targets))
+    if not lower.shape == upper.shape == targets.shape:
+        raise ValueError(
+            f"lower {lower.shape}, upper {upper.shape} and targets {targets.shape} differ in shape"
+        )
+    crossed = int(np.sum(lower > upper))
+    if crossed:
+        raise ValueError(f"{crossed} intervals have their lower bound above their upper bound")
+    return float(np.mean((lower <= targets) & (targets <= upper)))
+
+
+def per_horizon_mse(predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """MSE at each horizon: predictions (n, h) and targets (n, h) -> (h,), where entry j
+    averages the squared errors of the (j + 1)-step-ahead forecasts over the n windows."""
+    predictions, targets = np.asarray(predictions, np.float64), np.asarray(targets, np.float64)
+    if predictions.ndim != 2 or predictions.shape != targets.shape:
+        raise ValueError(
+            f"predictions {predictions.shape} and targets {targets.shape} must both be (n, h)"
+        )
+    return np.mean((predictions - targets) ** 2, axis=0)
 
 
 def compare_modes(
