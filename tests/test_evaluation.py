@@ -1,15 +1,22 @@
 import numpy as np
 import pytest
 
+from forecastlab.architectures import hidden_layer, plan
 from forecastlab.data import sine_wave
 from forecastlab.evaluation import (
     compare_modes,
+    interval_coverage,
+    mase,
+    original_unit_metrics,
+    per_horizon_mse,
     point_metrics,
     stateful_predict,
     stateful_predict_stepwise,
+    stateful_reset_predict,
+    stateful_warm_predict,
     stateless_predict,
 )
-from forecastlab.models import build_model
+from forecastlab.models import build_model, copy_weights
 from forecastlab.windows import sliding_windows
 from tests.conftest import tiny_params
 
@@ -106,3 +113,165 @@ def test_point_metrics_match_their_formulas():
     assert metrics["mse"] == pytest.approx((0 + 1 + 9) / 3)
     assert metrics["rmse"] == pytest.approx(np.sqrt(10 / 3))
     assert metrics["mae"] == pytest.approx(4 / 3)
+
+
+# -- every prediction mode against its straightforward Keras formulation ------------------
+
+MODE_ARCHS = ["rnn3", "lstm", "gru"]
+HP3 = dict(HP, units=3)
+
+
+def stepwise_reference(model, arch, series, resets):
+    """A stateful batch-1 model fed one value per call, its state reset to zero before
+    each step in `resets`: series (T,) -> predictions (T,), hidden states (T, units).
+
+    `predict_on_batch` (about 1 ms a step) rather than `predict` (about 90 ms) keeps the
+    reference fast; both carry the state the same way.
+    """
+    import keras
+
+    stateful = copy_weights(model, build_model(arch, HP3, 1, batch_size=1, stateful=True))
+    probe = keras.Model(
+        stateful.inputs,
+        [stateful.outputs[0], stateful.get_layer(hidden_layer(plan(arch, HP3, 1))).output],
+    )
+    predictions, hidden = [], []
+    for step, value in enumerate(series):
+        if step in resets:
+            for layer in stateful.layers:
+                if hasattr(layer, "reset_state"):
+                    layer.reset_state()
+        prediction, state = probe.predict_on_batch(np.float32(value).reshape(1, 1, 1))
+        predictions.append(prediction[0, 0])
+        hidden.append(state[0])
+    return np.asarray(predictions), np.asarray(hidden)
+
+
+@pytest.mark.parametrize("arch", MODE_ARCHS)
+def test_stateless_equals_predict_on_windows_and_a_reset_before_every_window(arch):
+    model = random_model(arch)
+    inputs, _ = sliding_windows(sine_wave(10, 2, 0.4, seed=2), 4)
+    predictions, hidden = stateless_predict(model, inputs)
+    np.testing.assert_allclose(predictions, model.predict(inputs, verbose=0)[:, 0], atol=1e-5)
+    # The windows one after another, the state reset where each starts: the stateful model
+    # has read exactly one window, from zero, at each window's last step.
+    n, length, _ = inputs.shape
+    steps, states = stepwise_reference(
+        model, arch, inputs.reshape(-1), set(range(0, n * length, length))
+    )
+    np.testing.assert_allclose(predictions, steps[length - 1 :: length], atol=1e-5)
+    np.testing.assert_allclose(hidden, states[length - 1 :: length], atol=1e-5)
+
+
+@pytest.mark.parametrize("arch", MODE_ARCHS)
+def test_stateful_equals_the_stateful_model_reset_once(arch):
+    model = random_model(arch)
+    series = sine_wave(10, 5, 0.4, seed=1)
+    predictions, hidden = stateful_predict(model, arch, HP3, series)
+    expected, expected_hidden = stepwise_reference(model, arch, series, resets={0})
+    assert predictions.shape == (51,) and hidden.shape == (51, 3)
+    np.testing.assert_allclose(predictions, expected, atol=1e-5)
+    np.testing.assert_allclose(hidden, expected_hidden, atol=1e-5)
+
+
+@pytest.mark.parametrize("arch", MODE_ARCHS)
+def test_warm_equals_the_stateful_model_not_reset_between_history_and_test(arch):
+    model = random_model(arch)
+    series = sine_wave(10, 5, 0.4, seed=1)
+    history, test = series[:30], series[30:]
+    predictions, hidden = stateful_warm_predict(model, arch, HP3, history, test)
+    expected, expected_hidden = stepwise_reference(model, arch, series, resets={0})
+    assert predictions.shape == (21,) and hidden.shape == (21, 3)
+    np.testing.assert_allclose(predictions, expected[30:], atol=1e-5)
+    np.testing.assert_allclose(hidden, expected_hidden[30:], atol=1e-5)
+    # The history matters: a cold start on the test part forecasts otherwise at first.
+    cold, _ = stateful_predict(model, arch, HP3, test)
+    assert np.abs(cold[:2] - predictions[:2]).max() > 1e-3
+
+
+@pytest.mark.parametrize("arch", MODE_ARCHS)
+def test_reset_every_l_equals_the_stateful_model_reset_every_l_steps(arch):
+    model = random_model(arch)
+    series = sine_wave(10, 5, 0.4, seed=1)  # 51 steps: the last of 8 chunks of 7 is padded
+    predictions, hidden = stateful_reset_predict(model, arch, HP3, series, every=7)
+    expected, expected_hidden = stepwise_reference(model, arch, series, resets=set(range(0, 51, 7)))
+    assert predictions.shape == (51,) and hidden.shape == (51, 3)
+    np.testing.assert_allclose(predictions, expected, atol=1e-5)
+    np.testing.assert_allclose(hidden, expected_hidden, atol=1e-5)
+    # The resets matter: right after one, the forecast differs from the carried state's.
+    carried, _ = stateful_predict(model, arch, HP3, series)
+    assert np.abs(carried[7:9] - predictions[7:9]).max() > 1e-3
+
+
+def test_reset_every_l_at_least_the_series_length_is_the_plain_stateful_pass(model):
+    series = sine_wave(10, 2, 0.4, seed=0)
+    carried, carried_hidden = stateful_predict(model, "rnn1", HP, series)
+    for every in (len(series), len(series) + 5):
+        predictions, hidden = stateful_reset_predict(model, "rnn1", HP, series, every)
+        np.testing.assert_allclose(predictions, carried, atol=1e-6)
+        np.testing.assert_allclose(hidden, carried_hidden, atol=1e-6)
+
+
+def test_reset_every_zero_steps_is_refused(model):
+    with pytest.raises(
+        ValueError, match=r"^the state must be reset every 1 or more steps, got every=0$"
+    ):
+        stateful_reset_predict(model, "rnn1", HP, np.zeros(5), every=0)
+
+
+# -- metrics on hand-computed arrays -----------------------------------------------------
+
+
+def test_original_unit_metrics_undo_the_scaler():
+    # scaled = (x - 10) / 2: predictions 10, 12, 16 against targets 12, 12, 10 -> errors -2, 0, 6
+    metrics = original_unit_metrics(np.array([0.0, 1.0, 3.0]), np.array([1.0, 1.0, 0.0]), 10.0, 2.0)
+    assert metrics == {
+        "mse": pytest.approx(40 / 3),
+        "rmse": pytest.approx(np.sqrt(40 / 3)),
+        "mae": pytest.approx(8 / 3),
+        "n": 3,
+    }
+
+
+def test_mase_divides_by_the_in_sample_naive_mae():
+    train = np.array([1.0, 3.0, 2.0, 6.0])  # |steps| 2, 1, 4: naive MAE 7 / 3
+    predictions, targets = np.array([5.0, 5.0]), np.array([4.0, 8.0])  # MAE (1 + 3) / 2 = 2
+    assert mase(predictions, targets, train) == pytest.approx(2 / (7 / 3))
+    # Scale-free: the same forecasts in other units give the same value.
+    assert mase(predictions * 3 + 1, targets * 3 + 1, train * 3 + 1) == pytest.approx(6 / 7)
+
+
+def test_mase_refuses_a_training_series_without_steps():
+    with pytest.raises(ValueError, match=r"^MASE is undefined: the training series is constant"):
+        mase(np.ones(2), np.zeros(2), np.full(4, 5.0))
+    with pytest.raises(
+        ValueError, match=r"^MASE needs a training series of 2 or more points, got 1$"
+    ):
+        mase(np.ones(2), np.zeros(2), np.ones(1))
+
+
+def test_interval_coverage_counts_targets_inside_including_the_bounds():
+    lower = np.array([0.0, 0.0, 0.0, 0.0, 1.0])
+    upper = np.array([1.0, 1.0, 1.0, 1.0, 1.0])
+    targets = np.array([0.0, 0.5, 1.0, 1.5, 0.99])  # in, in, in (bounds count), out, out
+    assert interval_coverage(lower, upper, targets) == pytest.approx(3 / 5)
+
+
+def test_interval_coverage_refuses_crossed_bounds_and_mismatched_shapes():
+    with pytest.raises(ValueError, match=r"^1 intervals have their lower bound above their upper"):
+        interval_coverage(np.array([0.0, 2.0]), np.array([1.0, 1.0]), np.zeros(2))
+    with pytest.raises(ValueError, match=r"^lower \(2,\), upper \(2,\) and targets \(3,\) differ"):
+        interval_coverage(np.zeros(2), np.ones(2), np.zeros(3))
+
+
+def test_per_horizon_mse_averages_each_column_over_the_windows():
+    predictions = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
+    targets = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 4.0]])  # squared errors 0 4 9 / 0 1 16
+    np.testing.assert_allclose(per_horizon_mse(predictions, targets), [0.0, 2.5, 12.5])
+
+
+def test_per_horizon_mse_refuses_anything_but_two_equal_n_by_h_arrays():
+    with pytest.raises(ValueError, match=r"^predictions \(2, 3\) and targets \(3, 2\) must both"):
+        per_horizon_mse(np.zeros((2, 3)), np.zeros((3, 2)))
+    with pytest.raises(ValueError, match=r"^predictions \(3,\) and targets \(3,\) must both"):
+        per_horizon_mse(np.zeros(3), np.zeros(3))

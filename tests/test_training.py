@@ -8,6 +8,8 @@ from forecastlab.training import (
     epoch_orders,
     fit,
     fit_compiled,
+    fit_stateful,
+    stateful_batches,
     validation_cut,
 )
 from tests.conftest import tiny_params
@@ -92,3 +94,99 @@ def test_compiled_trainer_without_validation_reports_no_val_loss():
     model = compile_model(build_model("rnn1", hp, 3), hp)
     history = fit_compiled(model, inputs, targets, hp, "test/w3/rnn1")
     assert list(history) == ["loss"] and len(history["loss"]) == 2
+
+
+# -- stateful training ---------------------------------------------------------------------
+
+
+def test_stateful_batches_cut_contiguous_streams_read_in_consecutive_chunks():
+    # 23 points, 2 streams of (23 - 1) // 2 = 11 steps, 3 whole chunks of 3 (steps 9, 10 dropped)
+    inputs, targets = stateful_batches(np.arange(23.0), batch_size=2, length=3)
+    assert inputs.shape == targets.shape == (3, 2, 3, 1) and inputs.dtype == np.float32
+    np.testing.assert_array_equal(inputs[0, :, :, 0], [[0, 1, 2], [11, 12, 13]])
+    np.testing.assert_array_equal(inputs[1, :, :, 0], [[3, 4, 5], [14, 15, 16]])
+    np.testing.assert_array_equal(inputs[2, :, :, 0], [[6, 7, 8], [17, 18, 19]])
+    np.testing.assert_array_equal(targets, inputs + 1)
+
+
+def test_stateful_batches_refuse_a_series_too_short_for_one_chunk():
+    with pytest.raises(
+        ValueError,
+        match=r"^a series of 9 points cut into 4 streams of 2 steps leaves no whole chunk of "
+        r"length 3$",
+    ):
+        stateful_batches(np.arange(9.0), batch_size=4, length=3)
+
+
+def stateful_model(arch, hp, length=4, seed=0):
+    configure_determinism(seed, threads=1)
+    model = build_model(
+        arch, hp, length, return_sequences=True, batch_size=hp["batch_size"], stateful=True
+    )
+    return compile_model(model, hp)
+
+
+SERIES = np.sin(np.arange(61) * 0.6)  # 3 streams of 20 steps: 5 batches of 4 steps
+
+
+@pytest.mark.parametrize("arch", ["rnn3", "lstm", "gru"])
+def test_stateful_training_scores_one_carried_state_per_stream_reset_each_epoch(arch):
+    from forecastlab.evaluation import stateful_reset_predict
+
+    # Learning rate 0: the weights stay, so each epoch's loss is a pure forward quantity.
+    hp = dict(HP, units=2, batch_size=3, epochs=2, learning_rate=0.0)
+    model = stateful_model(arch, hp)
+    history = fit_stateful(model, SERIES, hp, f"test/w4/{arch}")
+
+    # The 3 streams are SERIES[:60] cut at 20 and 40: one state carried through each is a
+    # reset every 20 steps; a state not carried between batches, a reset every 4.
+    def mse(every):
+        predictions, _ = stateful_reset_predict(model, arch, hp, SERIES[:60], every)
+        return float(np.mean((predictions - SERIES[1:61]) ** 2))
+
+    carried, reset_every_batch = mse(20), mse(4)
+    # Equal epochs: the state starts from zero in each, not from where the last one ended.
+    assert history["loss"][0] == pytest.approx(history["loss"][1], rel=1e-6)
+    assert history["loss"][0] == pytest.approx(carried, rel=1e-5)
+    assert abs(carried - reset_every_batch) > 1e-3 * carried
+
+
+def test_statefully_trained_weights_predict_in_the_stateless_model():
+    from forecastlab.models import copy_weights
+
+    hp = dict(HP, units=2, batch_size=3, epochs=20, learning_rate=0.02)
+    model = stateful_model("gru", hp)
+    before = export_weights(model)
+    history = fit_stateful(model, SERIES, hp, "test/w4/gru")
+    assert len(history["loss"]) == 20 and history["loss"][-1] < history["loss"][0]
+    assert not np.array_equal(export_weights(model)["GRU/kernel"], before["GRU/kernel"])
+    stateless = copy_weights(model, build_model("gru", hp, 4))
+    windows = np.lib.stride_tricks.sliding_window_view(SERIES[:-1], 4)[..., None]
+    predictions = stateless.predict(windows, verbose=0)
+    assert predictions.shape == (len(windows), 1) and np.isfinite(predictions).all()
+
+
+def test_stateful_training_twice_with_one_seed_gives_identical_weights():
+    hp = dict(HP, units=2, batch_size=3, epochs=5)
+    runs = []
+    for seed in (4, 4, 5):
+        model = stateful_model("rnn3", hp, seed=seed)
+        fit_stateful(model, SERIES, hp, "test/w4/rnn3")
+        runs.append(export_weights(model))
+    for name in runs[0]:
+        np.testing.assert_array_equal(runs[0][name], runs[1][name])
+    assert not np.array_equal(runs[0]["RNN/kernel"], runs[2]["RNN/kernel"])
+
+
+def test_stateful_training_stops_on_a_diverging_loss():
+    hp = dict(HP, units=2, batch_size=3, epochs=5, learning_rate=1e38, optimizer="sgd")
+    hp["activation"] = "linear"
+    with pytest.raises(TrainingDiverged, match=r"^test/w4/rnn3: loss is (nan|inf) at epoch \d"):
+        fit_stateful(stateful_model("rnn3", hp), SERIES, hp, "test/w4/rnn3")
+
+
+def test_stateful_training_refuses_a_stateless_model():
+    hp = dict(HP, units=2, batch_size=3)
+    model = compile_model(build_model("rnn3", hp, 4, return_sequences=True, batch_size=3), hp)
+    with pytest.raises(ValueError, match=r"^test: stateful training needs a stateful model built"):
+        fit_stateful(model, SERIES, hp, "test")

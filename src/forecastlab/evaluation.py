@@ -5,6 +5,8 @@ Stateful: one state carried through the whole test series from zero, one step at
 as the first tutorial's hand loop and its stateful batch-1 model do. It is computed in one
 `predict` call over the whole sequence with a return_sequences twin of the model, which
 equals the per-step stateful model (see `stateful_predict_stepwise`, kept as the reference).
+Two more stateful modes: warm (the state carried from the start of the training part on
+into the test part) and reset every L steps; each is also one `predict` call.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from forecastlab.data import unscale
 from forecastlab.models import build_model, copy_weights
 
 
@@ -24,6 +27,23 @@ def _with_hidden(model: keras.Model) -> keras.Model:
     if not recurrent:
         return model
     return keras.Model(model.inputs, [model.outputs[0], recurrent[-1].output])
+
+
+def _predict_sequences(
+    model: keras.Model, arch: str, hp: Mapping[str, Any], sequences: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run every row of `sequences` from a zero state with the return_sequences twin, in one
+    `predict` call.
+
+    sequences (n, T) -> predictions (n, T) where predictions[i, t] forecasts
+    sequences[i, t + 1], hidden states (n, T, units) after reading sequences[i, t].
+    """
+    n, steps = sequences.shape
+    twin = copy_weights(model, build_model(arch, hp, None, return_sequences=True))
+    predictions, hidden = _with_hidden(twin).predict(
+        sequences.reshape(n, steps, 1).astype(np.float32), verbose=0, batch_size=4096
+    )
+    return predictions.reshape(n, steps), hidden.reshape(n, steps, -1)
 
 
 def stateless_predict(
@@ -52,11 +72,50 @@ def stateful_predict(
     series (T,) -> predictions (T,) where predictions[t] forecasts series[t + 1],
     hidden states (T, units) where hidden[t] is the state after reading series[t].
     """
-    twin = copy_weights(model, build_model(arch, hp, None, return_sequences=True))
-    predictions, hidden = _with_hidden(twin).predict(
-        series.reshape(1, -1, 1).astype(np.float32), verbose=0
-    )
-    return predictions.reshape(len(series)), hidden.reshape(len(series), -1)
+    predictions, hidden = _predict_sequences(model, arch, hp, series.reshape(1, -1))
+    return predictions[0], hidden[0]
+
+
+def stateful_warm_predict(
+    model: keras.Model,
+    arch: str,
+    hp: Mapping[str, Any],
+    history: np.ndarray,
+    test: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Carry one state from the start of `history` (train + validation) on into `test`.
+
+    The test part then starts from the state the whole past leaves, not from zero, as a
+    model deployed after training would. One call over the concatenation.
+    history (H,), test (T,) -> predictions (T,) where predictions[t] forecasts test[t + 1],
+    hidden states (T, units) where hidden[t] is the state after reading test[t].
+    """
+    series = np.concatenate([np.asarray(history), np.asarray(test)])
+    predictions, hidden = stateful_predict(model, arch, hp, series)
+    return predictions[len(history) :], hidden[len(history) :]
+
+
+def stateful_reset_predict(
+    model: keras.Model, arch: str, hp: Mapping[str, Any], series: np.ndarray, every: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Carry the state through `series` but reset it to zero every `every` steps (at steps
+    0, every, 2 * every, ...), as a stateful model trained on non-overlapping windows of
+    length `every` that resets between them.
+
+    The chunks between resets are independent, so they run as one batch in one call. The
+    last chunk is padded at its end: a recurrent layer is causal, so padding after a step
+    changes nothing up to it, and the padded steps are cut off.
+    series (T,) -> predictions (T,) where predictions[t] forecasts series[t + 1],
+    hidden states (T, units) where hidden[t] is the state after reading series[t].
+    """
+    if every < 1:
+        raise ValueError(f"the state must be reset every 1 or more steps, got every={every}")
+    steps = len(series)
+    chunks = -(-steps // every)
+    padded = np.zeros(chunks * every, dtype=np.float32)
+    padded[:steps] = series
+    predictions, hidden = _predict_sequences(model, arch, hp, padded.reshape(chunks, every))
+    return predictions.reshape(-1)[:steps], hidden.reshape(chunks * every, -1)[:steps]
 
 
 def stateful_predict_stepwise(
@@ -88,6 +147,57 @@ def point_metrics(predictions: np.ndarray, targets: np.ndarray) -> dict[str, flo
         "mae": float(np.mean(np.abs(errors))),
         "n": len(errors),
     }
+
+
+def original_unit_metrics(
+    predictions: np.ndarray, targets: np.ndarray, offset: float, scale_: float
+) -> dict[str, float]:
+    """`point_metrics` of scaled (n,) predictions and targets, back in the series' units.
+
+    offset and scale_ are the prepared data's scaler (scaled = (x - offset) / scale_), so
+    MSE grows by scale_**2 and RMSE and MAE by |scale_|; the offset cancels.
+    """
+    return point_metrics(unscale(predictions, offset, scale_), unscale(targets, offset, scale_))
+
+
+def mase(predictions: np.ndarray, targets: np.ndarray, train_series: np.ndarray) -> float:
+    """Mean absolute scaled error: MAE of (n,) predictions against (n,) targets, divided by
+    the in-sample MAE of the one-step naive forecast on train_series (m,), mean |x_t - x_t-1|.
+
+    Below 1: better than repeating the last value was on the training part. Scale-free,
+    so scaled and original units give the same value.
+    """
+    train = np.asarray(train_series, np.float64)
+    if len(train) < 2:
+        raise ValueError(f"MASE needs a training series of 2 or more points, got {len(train)}")
+    naive_mae = float(np.mean(np.abs(np.diff(train))))
+    if naive_mae == 0.0:
+        raise ValueError("MASE is undefined: the training series is constant (naive MAE 0)")
+    return point_metrics(predictions, targets)["mae"] / naive_mae
+
+
+def interval_coverage(lower: np.ndarray, upper: np.ndarray, targets: np.ndarray) -> float:
+    """Share of (n,) targets inside their [lower, upper] interval, bounds included."""
+    lower, upper, targets = (np.asarray(a, np.float64) for a in (lower, upper, targets))
+    if not lower.shape == upper.shape == targets.shape:
+        raise ValueError(
+            f"lower {lower.shape}, upper {upper.shape} and targets {targets.shape} differ in shape"
+        )
+    crossed = int(np.sum(lower > upper))
+    if crossed:
+        raise ValueError(f"{crossed} intervals have their lower bound above their upper bound")
+    return float(np.mean((lower <= targets) & (targets <= upper)))
+
+
+def per_horizon_mse(predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """MSE at each horizon: predictions (n, h) and targets (n, h) -> (h,), where entry j
+    averages the squared errors of the (j + 1)-step-ahead forecasts over the n windows."""
+    predictions, targets = np.asarray(predictions, np.float64), np.asarray(targets, np.float64)
+    if predictions.ndim != 2 or predictions.shape != targets.shape:
+        raise ValueError(
+            f"predictions {predictions.shape} and targets {targets.shape} must both be (n, h)"
+        )
+    return np.mean((predictions - targets) ** 2, axis=0)
 
 
 def compare_modes(
@@ -129,14 +239,3 @@ def mc_dropout_predict(
         "lower": np.percentile(draws, tail, axis=0),
         "upper": np.percentile(draws, 100 - tail, axis=0),
     }
-
-
-def interval_coverage(lower: np.ndarray, upper: np.ndarray, targets: np.ndarray) -> float:
-    """The share of targets inside [lower, upper] (arrays of one shape)."""
-    return float(np.mean((targets >= lower) & (targets <= upper)))
-
-
-def per_horizon_mse(predictions: np.ndarray, targets: np.ndarray) -> list[float]:
-    """(n, H) forecasts against (n, H) targets -> the MSE at each of the H steps ahead."""
-    errors = np.asarray(predictions, np.float64) - np.asarray(targets, np.float64)
-    return [float(v) for v in np.mean(errors**2, axis=0)]

@@ -180,3 +180,105 @@ def fit(
         callbacks=[ProgressAndNaNGuard(model_name, hp["epochs"], log_every)],
     )
     return {key: [float(v) for v in values] for key, values in history.history.items()}
+
+
+# -- stateful training: contiguous streams, state carried across batches ---------------
+
+
+def stateful_batches(
+    series: np.ndarray, batch_size: int, length: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cut series (N,) into `batch_size` contiguous streams, each read in consecutive chunks.
+
+    Stream b starts at b * S, S = (N - 1) // batch_size steps (one more point for the last
+    target); steps after its last whole chunk of `length` are dropped. Returns inputs and
+    next-step targets, both (K, batch_size, length, 1) float32 with K = S // length, where
+    row b of batch k continues row b of batch k - 1: a stateful model carries its state
+    from one to the next.
+    """
+    series = np.asarray(series, np.float32)
+    steps = (len(series) - 1) // batch_size
+    chunks = steps // length
+    if chunks < 1:
+        raise ValueError(
+            f"a series of {len(series)} points cut into {batch_size} streams of {steps} steps "
+            f"leaves no whole chunk of length {length}"
+        )
+    starts = np.arange(batch_size)[:, None] * steps + np.arange(chunks * length)[None, :]
+    # (batch_size, K * length) -> (K, batch_size, length, 1): chunk k of every stream.
+    inputs, targets = (
+        series[starts + shift].reshape(batch_size, chunks, length).transpose(1, 0, 2)[..., None]
+        for shift in (0, 1)
+    )
+    return inputs, targets
+
+
+def reset_states(model: keras.Model) -> None:
+    """Set the state of every stateful layer of `model` back to zero."""
+    for layer in model.layers:
+        if hasattr(layer, "reset_state"):
+            layer.reset_state()
+
+
+def stateful_epoch(model: keras.Model, inputs: np.ndarray, targets: np.ndarray):
+    """A tf.function running one epoch: the K batches in order, one optimizer step each.
+
+    inputs and targets (K, B, L, 1) as `stateful_batches` returns. The model's stateful
+    layers carry their state from batch to batch (the gradient stops at the batch's start:
+    truncated backpropagation through time). Returns the epoch's loss, the mean of the K
+    batch losses (they are all of equal size).
+    """
+    import tensorflow as tf
+
+    x, y = tf.constant(inputs), tf.constant(targets)
+    batches = len(inputs)
+
+    @tf.function
+    def run():
+        total = tf.constant(0.0)
+        for k in tf.range(batches):
+            with tf.GradientTape() as tape:
+                predictions = model(x[k], training=True)
+                loss = model.compute_loss(x=x[k], y=y[k], y_pred=predictions)
+            gradients = tape.gradient(loss, model.trainable_variables)
+            model.optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
+            total += tf.cast(loss, tf.float32)
+        return total / batches
+
+    return run
+
+
+def fit_stateful(
+    model: keras.Model,
+    series: np.ndarray,
+    hp: Mapping[str, Any],
+    model_name: str,
+    log_every: int = 50,
+) -> dict[str, list[float]]:
+    """Train statefully on one series: hp["batch_size"] contiguous streams read in chunks.
+
+    `model` is compiled and built as build_model(arch, hp, L, return_sequences=True,
+    batch_size=hp["batch_size"], stateful=True): every step's output is scored against the
+    next value. The state is carried across batches and reset at the start of each epoch.
+    Batches keep their order, so there is no shuffle and no seed: seed the weights with
+    `configure_determinism` before building. series (N,) is the training part only.
+    Returns {"loss": [...]} per epoch; a non-finite loss raises TrainingDiverged.
+    """
+    batch_size, length = model.input_shape[0], model.input_shape[1]
+    stateful = any(getattr(layer, "stateful", False) for layer in model.layers)
+    if not stateful or batch_size != hp["batch_size"] or length is None:
+        raise ValueError(
+            f"{model_name}: stateful training needs a stateful model built with batch_size="
+            f"{hp['batch_size']} and a fixed input length, got "
+            f"{'a' if stateful else 'a stateless'} model of input shape {model.input_shape}"
+        )
+    inputs, targets = stateful_batches(series, batch_size, length)
+    run = stateful_epoch(model, inputs, targets)
+    guard = ProgressAndNaNGuard(model_name, hp["epochs"], log_every)
+    history: dict[str, list[float]] = {"loss": []}
+    for epoch in range(hp["epochs"]):
+        reset_states(model)
+        loss = float(run())
+        history["loss"].append(loss)
+        guard.on_epoch_end(epoch, {"loss": loss})
+    return history

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     if target in ("shifted", "shifted_horizon"):
         evaluation["all_steps"] = point_metrics(predictions.ravel(), targets.ravel())
     if target in ("horizon", "shifted_horizon"):
-        evaluation["per_horizon_mse"] = per_horizon_mse(final, final_targets)
+        evaluation["per_horizon_mse"] = per_horizon_mse(final, final_targets).tolist()
 
     if test_series.ndim == 1:  # one series: where each window's final forecast lands
         positions = windows["test_starts"] + args.length
