@@ -23,7 +23,9 @@ PIPELINE_FILES = ["Snakefile", "dvc.yaml", "workflow", "src", "data/external"]
 
 
 def tiny_params() -> dict:
-    """Every kind of study, shrunk to seconds; only the sine study trains (3 epochs)."""
+    """Every kind of study, shrunk to seconds: a few architectures of each kind (baselines,
+    window-trained and statefully trained recurrent models, a relu seq-to-seq RNN, a
+    multi-step textbook study) train for 2 or 3 epochs; the sunspots copy is data only."""
     return {
         "studies": {
             "sine": {
@@ -31,8 +33,9 @@ def tiny_params() -> dict:
                 "source": {"kind": "sine", "period": 10, "cycles": 20, "noise": 0.0},
                 "split": {"test_share": 0.25},
                 "windows": {"lengths": [2, 5]},
-                "architectures": ["rnn1"],
+                "architectures": ["naive", "rnn1", "stateful_rnn1"],
                 "models": {
+                    "naive": {},
                     "rnn1": {
                         "units": 1,
                         "activation": "tanh",
@@ -42,12 +45,25 @@ def tiny_params() -> dict:
                         "epochs": 3,
                         "validation_split": 0.1,
                     },
+                    "stateful_rnn1": {"batch_size": 4, "epochs": 2, "learning_rate": 0.01},
                 },
             },
             "walk": {
                 "source": {"kind": "random_walk", "points": 222},
                 "split": {"test_size": 21},
                 "windows": {"lengths": [20], "cut": "non_overlapping", "targets": ["shifted"]},
+                "architectures": ["relu_rnn"],
+                "models": {
+                    "relu_rnn": {
+                        "units": 8,
+                        "activation": "relu",
+                        "target": "shifted",
+                        "loss": "sse",
+                        "batch_size": 1000,
+                        "epochs": 3,
+                        "validation_split": 0.0,
+                    },
+                },
             },
             "spots": {
                 "source": {
@@ -65,8 +81,20 @@ def tiny_params() -> dict:
                 "windows": {
                     "lengths": [50],
                     "cut": "series",
-                    "targets": ["horizon", "shifted_horizon"],
+                    "targets": ["next", "horizon", "shifted_horizon"],
                     "horizon": 10,
+                },
+                "architectures": ["naive", "rnn1", "seq2seq"],
+                "models": {
+                    "naive": {},
+                    "rnn1": {"epochs": 2, "batch_size": 8, "validation_split": 0.0},
+                    "seq2seq": {
+                        "units": [4, 4],
+                        "target": "shifted_horizon",
+                        "epochs": 2,
+                        "batch_size": 8,
+                        "validation_split": 0.0,
+                    },
                 },
             },
         },
@@ -91,6 +119,10 @@ TINY_MODELS: dict[str, dict] = {
     "ln_rnn": {"units": [4, 4], "target": "shifted_horizon"},
     "lstm": {"units": [3, 3]},
     "gru": {"units": 3, "target": "shifted"},
+    "stateful_rnn1": {"units": 1, "batch_size": 2},
+    "stateful_rnn3": {"units": 3, "batch_size": 2},
+    "stateful_lstm": {"units": 2, "batch_size": 2},
+    "stateful_gru": {"units": 2, "batch_size": 2},
     "conv_gru": {"units": [4, 4], "target": "shifted_horizon", "filters": 4, "kernel_size": 4},
     "wavenet": {"target": "shifted_horizon", "filters": 4, "dilations": [1, 2, 4]},
 }
@@ -107,15 +139,19 @@ def tiny_model_hp(arch: str) -> dict:
     return {**defaults, **training, **TINY_MODELS[arch]}
 
 
-def tiny_windows(n_points: int = 80) -> dict:
-    """Sliding windows of TINY_LENGTH over a noisy wave, with every target kind, as a
+def tiny_series(n_points: int = 80) -> np.ndarray:
+    """A noisy wave: (n_points,) float32."""
+    steps = np.arange(n_points)
+    return (np.sin(steps * 0.7) + 0.1 * np.cos(steps * 2.3)).astype("float32")
+
+
+def tiny_windows() -> dict:
+    """Sliding windows of TINY_LENGTH over tiny_series, with every target kind, as a
     windows file holds them for its train part."""
     from forecastlab.windows import cut_windows
 
-    steps = np.arange(n_points)
-    series = (np.sin(steps * 0.7) + 0.1 * np.cos(steps * 2.3)).astype("float32")
     inputs, targets, _ = cut_windows(
-        series,
+        tiny_series(),
         TINY_LENGTH,
         "sliding",
         ["next", "shifted", "horizon", "shifted_horizon"],

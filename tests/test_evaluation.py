@@ -275,3 +275,29 @@ def test_per_horizon_mse_refuses_anything_but_two_equal_n_by_h_arrays():
         per_horizon_mse(np.zeros((2, 3)), np.zeros((3, 2)))
     with pytest.raises(ValueError, match=r"^predictions \(3,\) and targets \(3,\) must both"):
         per_horizon_mse(np.zeros(3), np.zeros(3))
+
+
+def test_iterative_forecast_feeds_the_model_its_own_forecasts():
+    from forecastlab.evaluation import iterative_forecast
+
+    model = random_model("rnn3")
+    inputs, _ = sliding_windows(sine_wave(10, 3, 0.4, seed=2), 4)
+    forecasts = iterative_forecast(model, inputs, 3)
+    assert forecasts.shape == (len(inputs), 3)
+    first = model.predict(inputs, verbose=0)
+    extended = np.concatenate([inputs[:, 1:], first[:, None, :]], axis=1)
+    np.testing.assert_allclose(forecasts[:, 0], first[:, 0], atol=1e-6)
+    np.testing.assert_allclose(forecasts[:, 1], model.predict(extended, verbose=0)[:, 0], atol=1e-6)
+    naive = build_model("naive", {}, 4)
+    np.testing.assert_array_equal(
+        iterative_forecast(naive, inputs, 3), np.repeat(inputs[:, -1], 3, axis=1)
+    )
+
+
+def test_scored_gives_scaled_original_and_scale_free_errors():
+    from forecastlab.evaluation import scored
+
+    forecasts, targets = np.array([1.0, 2.0]), np.array([2.0, 2.0])
+    metrics = scored(forecasts, targets, offset=5.0, scale_=10.0, train_series=np.arange(4.0))
+    assert metrics["mse"] == 0.5 and metrics["mse_orig"] == 50.0
+    assert metrics["mae_orig"] == 5.0 and metrics["mase"] == 0.5  # naive in-sample MAE is 1

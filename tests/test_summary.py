@@ -2,10 +2,12 @@ import numpy as np
 
 from forecastlab.summary import (
     loss_rows,
-    metrics_entry,
+    metrics_tree,
     prediction_rows,
     stateful_answer,
     stateful_verdicts,
+    summary_rows,
+    write_csv,
 )
 
 
@@ -32,42 +34,90 @@ def test_prediction_rows_align_forecasts_with_the_step_they_forecast():
         assert row["stateful"] == row["truth"] + 0.25
 
 
-def test_metrics_entry_reports_the_worst_verification_error():
+VERIFIED = {
+    "passed": True,
+    "modes": {"stateless": {"max_abs_error": 1e-7}, "stateful": {"max_abs_error": 3e-7}},
+}
+
+
+def metrics(mse, **extra):
+    return {"mse": mse, "rmse": mse**0.5, "mae": mse, "n": 4, **extra}
+
+
+def test_summary_rows_one_per_mode_with_per_horizon_columns():
     evaluation = {
-        "modes": {"stateless": {"mse": 1.0}, "stateful": {"mse": 2.0}},
-        "stateful_to_stateless_mse": 2.0,
+        "modes": {
+            "stateless": metrics(1.0),
+            "iterative": metrics(2.0, per_horizon_mse=[1.0, 3.0]),
+        }
     }
-    verification = {
-        "passed": True,
-        "modes": {"stateless": {"max_abs_error": 1e-7}, "stateful": {"max_abs_error": 3e-7}},
-    }
-    entry = metrics_entry(evaluation, {"final_val_loss": 0.5}, verification)
-    assert entry == {
-        "final_val_loss": 0.5,
-        "stateless_mse": 1.0,
-        "stateful_mse": 2.0,
-        "stateful_to_stateless_mse": 2.0,
-        "verify_max_abs_error": 3e-7,
-        "verified": True,
-    }
+    run = {"study": "book", "window": 50, "arch": "rnn1"}
+    rows = summary_rows(run, evaluation, {"history": {"loss": [1.0]}}, VERIFIED)
+    assert [r["mode"] for r in rows] == ["stateless", "iterative"]
+    assert rows[1]["mse_step_2"] == 3.0 and "mse_step_1" not in rows[0]
+    assert rows[0]["trained"] == "stateless" and rows[0]["verify_max_abs_error"] == 3e-7
+    assert "n" not in rows[0] and "per_horizon_mse" not in rows[1]
+    stateful = summary_rows({**run, "arch": "stateful_rnn1"}, evaluation, {"history": {}}, VERIFIED)
+    baseline = summary_rows({**run, "arch": "naive"}, evaluation, {"history": {}}, VERIFIED)
+    assert stateful[0]["trained"] == "stateful" and baseline[0]["trained"] == "not trained"
+    tree = metrics_tree(rows)
+    assert tree["book"]["w50"]["rnn1"]["iterative"]["mse_step_1"] == 1.0
+    assert "trained" not in tree["book"]["w50"]["rnn1"]["stateless"]
+
+
+def test_write_csv_takes_every_column_in_first_seen_order(tmp_path):
+    write_csv(tmp_path / "t.csv", [{"a": 1, "b": 2}, {"a": 3, "c": 4}])
+    assert (tmp_path / "t.csv").read_text().splitlines() == ["a,b,c", "1,2,", "3,,4"]
 
 
 def test_stateful_verdicts_and_the_answer():
-    def entry(stateless, stateful):
-        return {
-            "stateless_mse": stateless,
-            "stateful_mse": stateful,
-            "stateful_to_stateless_mse": stateful / stateless,
+    def rows(study, window, arch, stateless, stateful, trained="stateless"):
+        modes = {
+            "stateless": stateless,
+            "stateful": stateful,
+            "stateful_warm": stateful / 2,
+            "stateful_reset_L": stateless * 3,
         }
+        return [
+            {
+                "study": study,
+                "window": window,
+                "architecture": arch,
+                "mode": mode,
+                "trained": trained,
+                "mse": mse,
+            }
+            for mode, mse in modes.items()
+        ]
 
-    metrics = {"sine": {"w2": {"rnn1": entry(1.0, 500.0)}, "w10": {"rnn1": entry(2.0, 1.0)}}}
-    verdicts = stateful_verdicts(metrics)
-    assert [(v["window"], v["stateful is"]) for v in verdicts] == [(2, "worse"), (10, "not worse")]
+    table = (
+        rows("sine", 2, "rnn1", 1.0, 500.0)
+        + rows("sine", 10, "rnn1", 2.0, 1.0)
+        + rows("sine", 10, "stateful_rnn1", 2.0, 1.0, trained="stateful")
+        + [
+            {
+                "study": "sine",
+                "window": 2,
+                "architecture": "naive",
+                "mode": "stateless",
+                "trained": "not trained",
+                "mse": 1.0,
+            }
+        ]
+    )
+    verdicts = stateful_verdicts(table)
+    assert [(v["window"], v["architecture"], v["stateful is"]) for v in verdicts] == [
+        (2, "rnn1", "worse"),
+        (10, "rnn1", "not worse"),
+        (10, "stateful_rnn1", "not worse"),
+    ]
     assert verdicts[0]["stateful / stateless"] == 500.0
+    assert verdicts[0]["warm / stateless"] == 250.0
+    assert verdicts[0]["reset every L / stateless"] == 3.0
     assert stateful_answer(verdicts) == (
-        "No: stateful prediction is not worse for 1 of 2 trained models (sine w10 rnn1)."
+        "No: stateful prediction is not worse for 1 of 2 window-trained models (sine w10 rnn1)."
     )
     assert stateful_answer(verdicts[:1]) == (
-        "Yes, so far: stateful prediction is worse for all 1 trained models."
+        "Yes, so far: stateful prediction is worse for all 1 window-trained models."
     )
-    assert stateful_answer([]) == "No model has been trained yet."
+    assert stateful_answer([]) == "No model trained on windows has been evaluated statefully yet."

@@ -46,12 +46,15 @@ class Architecture:
     targets: the targets it can learn. trained: False for baselines with nothing to
     learn. recurrent: its state carries from step to step, so the stateful evaluation
     modes apply; `sequences=True` asks for the twin that returns a forecast at every step.
+    stateful_training: trained as a Keras stateful model on contiguous chunks of the
+    series, the state carried across batches (`forecastlab.training.fit_stateful`).
     """
 
     plan: Plan
     targets: tuple[str, ...] = WINDOW_TARGETS + PER_STEP_TARGETS
     trained: bool = True
     recurrent: bool = False
+    stateful_training: bool = False
 
 
 def target_of(hp: Mapping[str, Any]) -> str:
@@ -216,6 +219,18 @@ ARCHITECTURES: dict[str, Architecture] = {
     "ln_rnn": Architecture(partial(recurrent_stack, "ln_simple_rnn"), recurrent=True),
     "lstm": Architecture(partial(recurrent_stack, "lstm"), recurrent=True),
     "gru": Architecture(partial(recurrent_stack, "gru"), recurrent=True),
+    # The remedy the first tutorial's author tried next: the same models trained statefully.
+    **{
+        f"stateful_{name}": Architecture(
+            partial(recurrent_stack, kind), ("next",), recurrent=True, stateful_training=True
+        )
+        for name, kind in (
+            ("rnn1", "simple_rnn"),
+            ("rnn3", "simple_rnn"),
+            ("lstm", "lstm"),
+            ("gru", "gru"),
+        )
+    },
     "conv_gru": Architecture(conv_gru_plan, PER_STEP_TARGETS),
     "wavenet": Architecture(wavenet_plan, PER_STEP_TARGETS),
 }

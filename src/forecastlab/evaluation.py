@@ -162,14 +162,15 @@ def original_unit_metrics(
 
 def mase(predictions: np.ndarray, targets: np.ndarray, train_series: np.ndarray) -> float:
     """Mean absolute scaled error: MAE of (n,) predictions against (n,) targets, divided by
-    the in-sample MAE of the one-step naive forecast on train_series (m,), mean |x_t - x_t-1|.
+    the in-sample MAE of the one-step naive forecast on train_series (m,), mean |x_t - x_t-1|
+    (or on each series of a panel (k, m)).
 
     Below 1: better than repeating the last value was on the training part. Scale-free,
     so scaled and original units give the same value.
     """
     train = np.asarray(train_series, np.float64)
-    if len(train) < 2:
-        raise ValueError(f"MASE needs a training series of 2 or more points, got {len(train)}")
+    if train.shape[-1] < 2:
+        raise ValueError(f"MASE needs a training series of 2 or more points, got {train.shape[-1]}")
     naive_mae = float(np.mean(np.abs(np.diff(train))))
     if naive_mae == 0.0:
         raise ValueError("MASE is undefined: the training series is constant (naive MAE 0)")
@@ -238,4 +239,38 @@ def mc_dropout_predict(
         "mean": draws.mean(axis=0),
         "lower": np.percentile(draws, tail, axis=0),
         "upper": np.percentile(draws, 100 - tail, axis=0),
+    }
+
+
+def iterative_forecast(model: keras.Model, inputs: np.ndarray, horizon: int) -> np.ndarray:
+    """A one-step model fed its own forecasts: each forecast joins the window's end and
+    its first value drops off, `horizon` times (one `predict` call a step ahead).
+
+    inputs (n, L, 1) -> forecasts (n, horizon).
+    """
+    window = np.asarray(inputs, np.float32)
+    forecasts = []
+    for _ in range(horizon):
+        step = model.predict(window, verbose=0, batch_size=4096).reshape(len(window), 1, 1)
+        forecasts.append(step[:, 0, 0])
+        window = np.concatenate([window[:, 1:], step], axis=1)
+    return np.stack(forecasts, axis=1)
+
+
+def scored(
+    forecasts: np.ndarray,
+    targets: np.ndarray,
+    offset: float,
+    scale_: float,
+    train_series: np.ndarray,
+) -> dict[str, float]:
+    """Every metric of forecasts against targets of one shape: MSE, RMSE and MAE in
+    scaled and in original units (`_orig`), and MASE against train_series's naive
+    forecast (a panel (m, T) of series counts step to step within each)."""
+    flat, truth = np.ravel(forecasts), np.ravel(targets)
+    original = original_unit_metrics(flat, truth, offset, scale_)
+    return {
+        **point_metrics(flat, truth),
+        **{f"{key}_orig": value for key, value in original.items() if key != "n"},
+        "mase": mase(flat, truth, train_series),
     }

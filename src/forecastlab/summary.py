@@ -11,31 +11,66 @@ import numpy as np
 
 from forecastlab.io import atomic_path
 
+# The columns that name a summary row.
+ROW_KEYS = ("study", "window", "architecture", "mode")
 
-def metrics_entry(
-    evaluation: Mapping[str, Any], training: Mapping[str, Any], verification: Mapping[str, Any]
-) -> dict:
-    """The headline numbers of one trained model, as `dvc metrics show` lists them."""
-    entry = {
+
+def summary_rows(
+    run: Mapping[str, Any],
+    evaluation: Mapping[str, Any],
+    training: Mapping[str, Any],
+    verification: Mapping[str, Any],
+) -> list[dict]:
+    """One row per evaluation mode of one model (run: study, window, arch): its metrics,
+    per-horizon MSE as mse_step_k, how it was trained, and its verification."""
+    trained = (
+        "stateful"
+        if run["arch"].startswith("stateful_")
+        else ("stateless" if training["history"] else "not trained")
+    )
+    common = {
         "final_val_loss": training.get("final_val_loss"),
-        **{f"{mode}_mse": metrics["mse"] for mode, metrics in evaluation["modes"].items()},
-    }
-    if "stateful_to_stateless_mse" in evaluation:
-        entry["stateful_to_stateless_mse"] = evaluation["stateful_to_stateless_mse"]
-    if "mc_dropout" in evaluation:
-        entry["mc_coverage_95"] = evaluation["mc_dropout"]["coverage_95"]
-    return {
-        **entry,
         "verify_max_abs_error": max(m["max_abs_error"] for m in verification["modes"].values()),
         "verified": bool(verification["passed"]),
     }
+    rows = []
+    for mode, metrics in evaluation["modes"].items():
+        values = {k: v for k, v in metrics.items() if k not in ("n", "samples", "per_horizon_mse")}
+        steps = {f"mse_step_{k + 1}": v for k, v in enumerate(metrics.get("per_horizon_mse", []))}
+        rows.append(
+            {
+                "study": run["study"],
+                "window": run["window"],
+                "architecture": run["arch"],
+                "mode": mode,
+                "trained": trained,
+                **values,
+                **steps,
+                **common,
+            }
+        )
+    return rows
+
+
+def metrics_tree(rows: Iterable[Mapping[str, Any]]) -> dict:
+    """summary rows -> {study: {"wL": {arch: {mode: {metric: value}}}}}, as DVC metrics
+    (`dvc metrics diff` then names each changed value by its path)."""
+    tree: dict = {}
+    for row in rows:
+        values = {k: v for k, v in row.items() if k not in ROW_KEYS and k != "trained"}
+        study = tree.setdefault(row["study"], {})
+        arch = study.setdefault(f"w{row['window']}", {}).setdefault(row["architecture"], {})
+        arch[row["mode"]] = values
+    return tree
 
 
 def write_csv(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> None:
-    """Rows of equal keys as a CSV with a header, written atomically."""
+    """Rows as a CSV with a header of every key in the order first seen (a row without
+    a key leaves its cell empty), written atomically."""
     rows = list(rows)
+    columns = list(dict.fromkeys(key for row in rows for key in row))
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
 
@@ -74,37 +109,48 @@ def prediction_rows(arrays: Mapping[str, np.ndarray], upto: int = 200) -> list[d
     return rows
 
 
-def stateful_verdicts(metrics: Mapping[str, Any]) -> list[dict]:
-    """One row per model with a stateful mode in metrics.json ({study: {"wL": {arch:
-    entry}}}): stateless and stateful MSE on the same targets, their ratio and the verdict."""
-    return [
-        {
-            "study": study,
-            "window": int(window.removeprefix("w")),
-            "architecture": arch,
-            "stateless MSE": entry["stateless_mse"],
-            "stateful MSE": entry["stateful_mse"],
-            "stateful / stateless": entry["stateful_to_stateless_mse"],
-            "stateful is": (
-                "worse" if entry["stateful_mse"] > entry["stateless_mse"] else "not worse"
-            ),
-        }
-        for study, windows in metrics.items()
-        for window, architectures in windows.items()
-        for arch, entry in architectures.items()
-        if "stateful_mse" in entry
-    ]
+def stateful_verdicts(rows: Iterable[Mapping[str, Any]]) -> list[dict]:
+    """From summary rows, one row per model evaluated both ways: stateless and stateful
+    MSE on the same targets, their ratio, the warm and reset-every-L ratios, how the
+    model was trained, and the verdict."""
+    by_model: dict[tuple, dict] = {}
+    for row in rows:
+        key = (row["study"], int(row["window"]), row["architecture"], row["trained"])
+        by_model.setdefault(key, {})[row["mode"]] = float(row["mse"])
+    verdicts = []
+    for (study, window, arch, trained), mse in sorted(by_model.items()):
+        if "stateful" not in mse:
+            continue
+        verdicts.append(
+            {
+                "study": study,
+                "window": window,
+                "architecture": arch,
+                "trained": trained,
+                "stateless MSE": mse["stateless"],
+                "stateful MSE": mse["stateful"],
+                "stateful / stateless": mse["stateful"] / mse["stateless"],
+                "warm / stateless": mse["stateful_warm"] / mse["stateless"],
+                "reset every L / stateless": mse["stateful_reset_L"] / mse["stateless"],
+                "stateful is": "worse" if mse["stateful"] > mse["stateless"] else "not worse",
+            }
+        )
+    return verdicts
 
 
 def stateful_answer(verdicts: list[dict]) -> str:
-    """The one-line answer to the first tutorial's "is stateful prediction ALWAYS worse?"."""
-    if not verdicts:
-        return "No model has been trained yet."
-    better = [v for v in verdicts if v["stateful is"] == "not worse"]
+    """The one-line answer to the first tutorial's "is stateful prediction ALWAYS worse?",
+    over the models trained on windows (stateless), as the tutorial's was."""
+    asked = [v for v in verdicts if v["trained"] == "stateless"]
+    if not asked:
+        return "No model trained on windows has been evaluated statefully yet."
+    better = [v for v in asked if v["stateful is"] == "not worse"]
     if not better:
-        return f"Yes, so far: stateful prediction is worse for all {len(verdicts)} trained models."
+        return (
+            f"Yes, so far: stateful prediction is worse for all {len(asked)} window-trained models."
+        )
     where = ", ".join(f"{v['study']} w{v['window']} {v['architecture']}" for v in better)
     return (
-        f"No: stateful prediction is not worse for {len(better)} of {len(verdicts)} trained "
-        f"models ({where})."
+        f"No: stateful prediction is not worse for {len(better)} of {len(asked)} "
+        f"window-trained models ({where})."
     )

@@ -10,6 +10,10 @@ from typing import Any
 import keras
 import numpy as np
 
+from forecastlab.architectures import ARCHITECTURES, target_steps
+from forecastlab.models import build_model, compile_model, copy_weights
+from forecastlab.windows import model_targets
+
 log = logging.getLogger(__name__)
 
 
@@ -282,3 +286,48 @@ def fit_stateful(
         history["loss"].append(loss)
         guard.on_epoch_end(epoch, {"loss": loss})
     return history
+
+
+def train(
+    model: keras.Model,
+    arch: str,
+    hp: Mapping[str, Any],
+    windows: Mapping[str, np.ndarray],
+    train_series: np.ndarray,
+    model_name: str,
+    seed: int,
+) -> dict[str, list[float]]:
+    """Train a compiled window model of `arch` as params ask, and return its history.
+
+    Baselines learn nothing ({}); stateful_* architectures train a stateful twin on
+    train_series (N,) and copy its weights back; the others train on the windows'
+    train part (validated on its validation part with validation_split 0), with the
+    compiled-epochs trainer (`fast`) or Keras's fit.
+    """
+    architecture = ARCHITECTURES[arch]
+    if not architecture.trained:
+        return {}
+    if architecture.stateful_training:
+        twin = build_model(
+            arch,
+            hp,
+            model.input_shape[1],
+            return_sequences=True,
+            batch_size=hp["batch_size"],
+            stateful=True,
+        )
+        history = fit_stateful(compile_model(twin, hp), train_series, hp, model_name)
+        copy_weights(twin, model)
+        return history
+    steps = target_steps(arch, hp)
+    inputs = windows["train_inputs"]
+    targets = model_targets(windows, "train", hp["target"], steps)
+    validation = None
+    if "validation_inputs" in windows:
+        validation_targets = model_targets(windows, "validation", hp["target"], steps)
+        validation = (windows["validation_inputs"], validation_targets)
+    if hp["trainer"] == "fast":
+        return fit_compiled(
+            model, inputs, targets, hp, model_name, seed=seed, validation=validation
+        )
+    return fit(model, inputs, targets, hp, model_name, validation=validation)

@@ -134,7 +134,7 @@ def index_report_parameters(wildcards):
     """The index names the params it comes from by hash (the commit it reads itself)."""
     return json.dumps(
         {
-            "metrics": "results/metrics.json",
+            "stateful": "results/stateful_vs_stateless.csv",
             "reports": {study: f"{study}.html" for study in studies_with_runs()},
             "params_hash": params_hash(config),
         }

@@ -9,7 +9,7 @@ rule evaluate_model:
         windows="data/windows/{study}/w{length}.npz",
         prepared="data/prepared/{study}.npz",
         script=script("evaluate"),
-        library=library("architectures", "models", "evaluation", "training", "tracking", "windows"),
+        library=library("architectures", "data", "models", "evaluation", "training", "tracking", "windows"),
     output:
         metrics="results/eval/{study}/w{length}/{arch}/eval.json",
         predictions="results/eval/{study}/w{length}/{arch}/predictions.npz",
@@ -18,7 +18,7 @@ rule evaluate_model:
         seed=study_seed,
     log:
         "logs/evaluate/{study}/w{length}/{arch}.log",
-    threads: 2
+    threads: 1
     resources:
         mem_mb=2000,
     shell:

@@ -29,7 +29,9 @@ rule summarize_results:
         script=script("summarize"),
         library=library("summary"),
     output:
+        summary="results/summary.csv",
         metrics="results/metrics.json",
+        stateful="results/stateful_vs_stateless.csv",
         plots=directory("results/plots"),
     params:
         runs=all_runs_json,
@@ -39,14 +41,15 @@ rule summarize_results:
     resources:
         mem_mb=1000,
     shell:
-        "python {input.script} --runs {params.runs:q} --metrics {output.metrics}"
+        "python {input.script} --runs {params.runs:q} --summary {output.summary}"
+        " --metrics {output.metrics} --stateful {output.stateful}"
         " --plots {output.plots} > {log} 2>&1"
 
 
 rule report_index:
     input:
         studies=expand("reports/{study}.html", study=studies_with_runs()),
-        metrics="results/metrics.json",
+        stateful="results/stateful_vs_stateless.csv",
         template="workflow/notebooks/index_report.ipynb",
         script=script("report"),
         library=library("reporting", "summary"),

@@ -4,6 +4,7 @@
 rule train_model:
     input:
         windows="data/windows/{study}/w{length}.npz",
+        prepared="data/prepared/{study}.npz",
         script=script("train"),
         library=library("architectures", "config", "models", "training", "tracking", "windows"),
     output:
@@ -16,11 +17,12 @@ rule train_model:
         seed=study_seed,
     log:
         "logs/train/{study}/w{length}/{arch}.log",
-    threads: 2
+    threads: 1
     resources:
         mem_mb=2000,
     shell:
-        "python {input.script} --windows {input.windows} --study {wildcards.study}"
+        "python {input.script} --windows {input.windows} --prepared {input.prepared}"
+        " --study {wildcards.study}"
         " --length {wildcards.length} --arch {wildcards.arch}"
         " --hyperparams {params.hyperparams:q} --data-params {params.data_params:q}"
         " --seed {params.seed} --threads {threads} --model {output.model}"

@@ -1,16 +1,33 @@
-"""Evaluate a trained model on the test part: its window forecasts, and for recurrent
-one-step models the stateful pass over the test series; MC-dropout models add intervals."""
+"""Evaluate a trained model on the test part, in every mode that applies to it.
+
+Every model: its window forecasts (`stateless`; `direct` for seq-to-vector models,
+`seq2seq` at the last time step for seq-to-seq ones). Recurrent one-step models on one
+series: also `stateful` (one state from zero through the test part), `stateful_warm`
+(carried in from the start of the series) and `stateful_reset_L` (reset every L steps),
+all scored on the same targets. One-step models of a study with horizon targets:
+`iterative` (fed their own forecasts). Dropout models: `mc_dropout` with its interval.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
 
+import numpy as np
+
 from forecastlab.architectures import has_stateful_modes, target_steps
 from forecastlab.cli import configure_logging, json_object
 from forecastlab.io import read_json, read_npz, write_json, write_npz
 from forecastlab.tracking import ensure_run, log_results, tracking_uri
 from forecastlab.windows import horizon_of, model_targets
+
+# The name of the window forecasts' mode, by target.
+WINDOW_MODE = {
+    "next": "stateless",
+    "shifted": "stateless",
+    "horizon": "direct",
+    "shifted_horizon": "seq2seq",
+}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -19,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", required=True, help=".keras file")
     parser.add_argument("--history", required=True, help="training history .json (run id)")
     parser.add_argument("--windows", required=True, help="windows .npz")
-    parser.add_argument("--prepared", required=True, help="prepared .npz (the test series)")
+    parser.add_argument("--prepared", required=True, help="prepared .npz (series and scaler)")
     parser.add_argument("--arch", required=True)
     parser.add_argument("--hyperparams", type=json_object, required=True)
     parser.add_argument("--length", type=int, required=True)
@@ -33,81 +50,110 @@ def main(argv: list[str] | None = None) -> None:
     import keras
 
     from forecastlab.evaluation import (
-        compare_modes,
         interval_coverage,
+        iterative_forecast,
         mc_dropout_predict,
         per_horizon_mse,
-        point_metrics,
+        scored,
         stateful_predict,
+        stateful_reset_predict,
+        stateful_warm_predict,
         stateless_predict,
     )
     from forecastlab.training import configure_determinism
 
     configure_determinism(args.seed, args.threads)
-    hp, target = args.hyperparams, args.hyperparams["target"]
+    hp, target, length = args.hyperparams, args.hyperparams["target"], args.length
     model = keras.models.load_model(args.model)
-    test_series = read_npz(args.prepared)["test"]
-    windows = read_npz(args.windows)
-    test_inputs = windows["test_inputs"]
+    prepared, windows = read_npz(args.prepared), read_npz(args.windows)
+    test_series, test_inputs = prepared["test"], windows["test_inputs"]
+    scaler = (float(prepared["scaler_offset"]), float(prepared["scaler_scale"]))
+
+    def score(forecasts: np.ndarray, truth: np.ndarray, per_horizon: bool = False) -> dict:
+        metrics = scored(forecasts, truth, *scaler, prepared["train"])
+        if per_horizon:  # forecasts (n, H): the MSE at each step ahead too
+            metrics["per_horizon_mse"] = per_horizon_mse(forecasts, truth).tolist()
+        return metrics
+
     targets = model_targets(windows, "test", target, target_steps(args.arch, hp))
     targets = targets[..., 0] if targets.shape[-1] == 1 else targets
-
     predictions, hidden = stateless_predict(model, test_inputs)
     arrays = {"test_series": test_series, "test_targets": targets, "stateless": predictions}
     if hidden is not None:
         arrays["stateless_hidden"] = hidden
-    # The forecast made after reading a whole window: per-step models' last step (the
-    # textbook's last-time-step metric), the others' whole output.
-    final = predictions[:, -1] if target in ("shifted", "shifted_horizon") else predictions
-    final_targets = targets[:, -1] if target in ("shifted", "shifted_horizon") else targets
-    evaluation = {"window": args.length, "target": target, "horizon": horizon_of(windows)}
-    if target in ("shifted", "shifted_horizon"):
-        evaluation["all_steps"] = point_metrics(predictions.ravel(), targets.ravel())
-    if target in ("horizon", "shifted_horizon"):
-        evaluation["per_horizon_mse"] = per_horizon_mse(final, final_targets).tolist()
+    # The forecast made after reading a whole window: for per-step models, the last
+    # step's (the textbook's last-time-step metric).
+    per_step = target in ("shifted", "shifted_horizon")
+    final = predictions[:, -1] if per_step else predictions
+    final_targets = targets[:, -1] if per_step else targets
+    forecasts = {WINDOW_MODE[target]: final}
+    evaluation = {"window": length, "target": target, "horizon": horizon_of(windows)}
+    modes = {}
+    if per_step:
+        modes["all_steps"] = score(
+            predictions.reshape(len(predictions), -1), targets.reshape(len(targets), -1)
+        )
+        modes["all_steps"].pop("per_horizon_mse", None)
 
     if test_series.ndim == 1:  # one series: where each window's final forecast lands
-        positions = windows["test_starts"] + args.length
+        positions = windows["test_starts"] + length
         arrays["target_positions"] = positions
-    if has_stateful_modes(args.arch, hp) and test_series.ndim == 1:
-        stateful, stateful_hidden = stateful_predict(model, args.arch, hp, test_series)
-        arrays |= {"stateful": stateful, "stateful_hidden": stateful_hidden}
-        modes = compare_modes(test_series, positions, final, stateful)
-        evaluation["stateful_to_stateless_mse"] = (
-            modes["stateful"]["mse"] / modes["stateless"]["mse"]
-        )
-    else:
-        modes = {"stateless": point_metrics(final.ravel(), final_targets.ravel())}
-    evaluation["modes"] = modes
-
+        if has_stateful_modes(args.arch, hp):
+            stateful, stateful_hidden = stateful_predict(model, args.arch, hp, test_series)
+            history = np.concatenate([prepared["train"], prepared["validation"]])
+            warm, _ = stateful_warm_predict(model, args.arch, hp, history, test_series)
+            reset, _ = stateful_reset_predict(model, args.arch, hp, test_series, length)
+            arrays |= {
+                "stateful": stateful,
+                "stateful_hidden": stateful_hidden,
+                "stateful_warm": warm,
+                "stateful_reset_L": reset,
+            }
+            forecasts |= {
+                "stateful": stateful[positions - 1],
+                "stateful_warm": warm[positions - 1],
+                "stateful_reset_L": reset[positions - 1],
+            }
+            # From the very first step, where the carried state is still warming up.
+            modes["stateful_all"] = score(stateful[:-1], test_series[1:])
+    if target == "next" and "test_targets_horizon" in windows:
+        iterated = iterative_forecast(model, test_inputs, evaluation["horizon"])
+        arrays["iterative"] = iterated
+        modes["iterative"] = score(iterated, windows["test_targets_horizon"], per_horizon=True)
     if hp.get("dropout", 0.0) > 0:
         interval = mc_dropout_predict(model, test_inputs, hp["mc_samples"], args.seed)
         arrays |= {f"mc_{key}": values for key, values in interval.items()}
-        evaluation["mc_dropout"] = {
-            **point_metrics(interval["mean"].ravel(), targets.ravel()),
+        modes["mc_dropout"] = {
+            **score(interval["mean"], targets),
             "coverage_95": interval_coverage(interval["lower"], interval["upper"], targets),
             "samples": hp["mc_samples"],
         }
+    multi_step = target in ("horizon", "shifted_horizon")
+    window_modes = {mode: score(f, final_targets, multi_step) for mode, f in forecasts.items()}
+    evaluation["modes"] = window_modes | modes
+    if "stateful" in forecasts:
+        evaluation["stateful_to_stateless_mse"] = (
+            evaluation["modes"]["stateful"]["mse"] / evaluation["modes"]["stateless"]["mse"]
+        )
 
     write_npz(args.predictions, arrays)
     write_json(args.metrics, evaluation)
     flat = {
-        f"{mode}_{k}": v for mode, metrics in modes.items() for k, v in metrics.items() if k != "n"
+        f"{mode}_{key}": value
+        for mode, metrics in evaluation["modes"].items()
+        for key, value in metrics.items()
+        if key not in ("n", "samples", "per_horizon_mse")
     }
-    extra = {
-        key: value
-        for key, value in [
-            ("stateful_to_stateless_mse", evaluation.get("stateful_to_stateless_mse")),
-            ("mc_coverage_95", evaluation.get("mc_dropout", {}).get("coverage_95")),
-        ]
-        if value is not None
+    flat |= {
+        f"{mode}_mse_step_{k + 1}": value
+        for mode, metrics in evaluation["modes"].items()
+        for k, value in enumerate(metrics.get("per_horizon_mse", []))
     }
-    extra |= {f"mse_step_{k + 1}": v for k, v in enumerate(evaluation.get("per_horizon_mse", []))}
+    if "stateful_to_stateless_mse" in evaluation:
+        flat["stateful_to_stateless_mse"] = evaluation["stateful_to_stateless_mse"]
     uri = tracking_uri()
-    log_results(
-        uri, ensure_run(uri, args.name, read_json(args.history)["run_id"]), {**flat, **extra}
-    )
-    shown = ", ".join(f"{mode} MSE {metrics['mse']:.3g}" for mode, metrics in modes.items())
+    log_results(uri, ensure_run(uri, args.name, read_json(args.history)["run_id"]), flat)
+    shown = ", ".join(f"{mode} MSE {m['mse']:.3g}" for mode, m in evaluation["modes"].items())
     logging.info("%s: %s", args.name, shown)
 
 

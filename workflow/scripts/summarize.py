@@ -9,35 +9,47 @@ from pathlib import Path
 
 from forecastlab.cli import configure_logging
 from forecastlab.io import read_json, read_npz, write_json
-from forecastlab.summary import loss_rows, metrics_entry, prediction_rows, write_csv
+from forecastlab.summary import (
+    loss_rows,
+    metrics_tree,
+    prediction_rows,
+    stateful_answer,
+    stateful_verdicts,
+    summary_rows,
+    write_csv,
+)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=json.loads, required=True, help="JSON list of runs")
-    parser.add_argument("--metrics", required=True, help="metrics .json to write")
+    parser.add_argument("--summary", required=True, help="summary .csv to write (row per mode)")
+    parser.add_argument("--metrics", required=True, help="the same as DVC metrics .json")
+    parser.add_argument("--stateful", required=True, help="stateful-vs-stateless .csv to write")
     parser.add_argument("--plots", required=True, help="folder for loss and prediction CSVs")
     args = parser.parse_args(argv)
     configure_logging()
 
-    metrics: dict = {}
+    rows = []
     for run in args.runs:
         training, evaluation = read_json(run["history"]), read_json(run["eval"])
-        entry = metrics_entry(evaluation, training, read_json(run["verify"]))
-        metrics.setdefault(run["study"], {}).setdefault(f"w{run['window']}", {})[run["arch"]] = (
-            entry
-        )
+        rows += summary_rows(run, evaluation, training, read_json(run["verify"]))
         name = f"{run['study']}_w{run['window']}_{run['arch']}"
         if training["history"]:  # baselines learn nothing
             write_csv(Path(args.plots) / "loss" / f"{name}.csv", loss_rows(training["history"]))
         predictions = read_npz(run["predictions"])
-        one_step = evaluation["target"] in ("next", "shifted")
-        if one_step and "target_positions" in predictions:  # one series, one-step forecasts
+        if "stateful" in predictions:  # a recurrent one-step model on one series
             write_csv(
                 Path(args.plots) / "predictions" / f"{name}.csv", prediction_rows(predictions)
             )
-    write_json(args.metrics, metrics)
-    logging.info("%d runs summarized -> %s", len(args.runs), args.metrics)
+    write_csv(args.summary, rows)
+    write_json(args.metrics, metrics_tree(rows))
+    verdicts = stateful_verdicts(rows)
+    write_csv(args.stateful, verdicts)
+    logging.info(
+        "%d runs, %d rows -> %s, %s", len(args.runs), len(rows), args.summary, args.metrics
+    )
+    logging.info("stateful against stateless: %s", stateful_answer(verdicts))
 
 
 if __name__ == "__main__":

@@ -6,17 +6,17 @@ import argparse
 import logging
 import time
 
-from forecastlab.architectures import architecture, target_steps
 from forecastlab.cli import configure_logging, json_object
 from forecastlab.config import params_hash
 from forecastlab.io import atomic_path, read_npz, write_json, write_npz
 from forecastlab.tracking import git_commit, log_history, log_results, start_run, tracking_uri
-from forecastlab.windows import horizon_of, model_targets
+from forecastlab.windows import horizon_of
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--windows", required=True, help="windows .npz")
+    parser.add_argument("--prepared", required=True, help="prepared .npz (stateful training)")
     parser.add_argument("--study", required=True)
     parser.add_argument("--length", type=int, required=True)
     parser.add_argument("--arch", required=True)
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
 
     # TensorFlow is imported only now, after argument errors had their chance to stop us.
     from forecastlab.models import build_model, compile_model, export_weights, parameter_count
-    from forecastlab.training import configure_determinism, fit, fit_compiled
+    from forecastlab.training import configure_determinism, train
 
     configure_determinism(args.seed, args.threads)
     name = f"{args.study}/w{args.length}/{args.arch}"
@@ -56,21 +56,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.info("%s: %d weights, MLflow run %s", name, weights_count, run_id)
 
     started = time.perf_counter()
-    steps = target_steps(args.arch, hp)
-    inputs = windows["train_inputs"]
-    targets = model_targets(windows, "train", hp["target"], steps)
-    validation = None
-    if "validation_inputs" in windows:
-        validation_targets = model_targets(windows, "validation", hp["target"], steps)
-        validation = (windows["validation_inputs"], validation_targets)
-    if not architecture(args.arch).trained:
-        history = {}  # a baseline: nothing to learn
-    elif hp["trainer"] == "fast":
-        history = fit_compiled(
-            model, inputs, targets, hp, name, seed=args.seed, validation=validation
-        )
-    else:
-        history = fit(model, inputs, targets, hp, name, validation=validation)
+    train_series = read_npz(args.prepared)["train"]
+    history = train(model, args.arch, hp, windows, train_series, name, args.seed)
     seconds = time.perf_counter() - started
     logging.info("%s: trained in %.1f s", name, seconds)
 
