@@ -27,8 +27,13 @@ include: "workflow/rules/report.smk"
 
 
 onstart:
-    # MLflow's SQLite store must exist before parallel jobs log to it.
-    shell(f"python workflow/scripts/init_tracking.py {' '.join(STUDIES)}")
+    # MLflow's SQLite store must exist before parallel jobs log to it; a tracking server
+    # must answer (checked in seconds), and jobs on a cluster must use one. This runs
+    # before the first job is scheduled, so a failure here submits nothing.
+    shell(
+        f"python workflow/scripts/init_tracking.py {' '.join(STUDIES)}"
+        + (" --require-server" if workflow.non_local_exec else "")
+    )
 
 
 rule all:

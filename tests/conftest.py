@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 # Everything the pipeline needs to run in another directory (outputs excluded).
-PIPELINE_FILES = ["Snakefile", "dvc.yaml", "workflow", "src", "data/external"]
+PIPELINE_FILES = ["Snakefile", "dvc.yaml", "profiles", "workflow", "src", "data/external"]
 
 
 def tiny_params() -> dict:

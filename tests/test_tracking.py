@@ -1,18 +1,26 @@
+import http.server
+import os
 import subprocess
 import sys
+import threading
+import time
 
+import pytest
 from mlflow.tracking import MlflowClient
 
 from forecastlab.tracking import (
+    check_server,
     ensure_run,
     finish_run,
     flatten,
     init_store,
+    is_server,
     log_history,
     log_results,
     start_run,
     tracking_uri,
 )
+from tests.conftest import REPO, free_port
 
 
 def test_tracking_uri_defaults_to_an_absolute_sqlite_file(tmp_path, monkeypatch):
@@ -103,3 +111,83 @@ def test_sixteen_processes_log_to_one_sqlite_store_without_loss(tmp_path):
         assert sorted(m.step for m in history) == list(range(1000))  # none lost, none twice
         assert {m.value for m in history} == {index + step / 1000 for step in range(1000)}
         assert run.info.status == "FINISHED" and run.data.metrics["final"] == index
+
+
+class Health(http.server.BaseHTTPRequestHandler):
+    """Answers /health like MLflow's server, with the status the server was given."""
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        self.send_response(self.server.status if self.path == "/health" else 404)
+        self.end_headers()
+        self.wfile.write(b"OK")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def health_server():
+    server = http.server.HTTPServer(("127.0.0.1", 0), Health)
+    server.status = 200
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_tracking_server_that_answers_passes_the_check(health_server):
+    uri = f"http://127.0.0.1:{health_server.server_port}"
+    assert is_server(uri) and is_server("https://mlflow.example.org")
+    assert not is_server("sqlite:///mlflow.db")
+    check_server(uri)
+    check_server(uri + "/")
+
+
+def test_a_stopped_tracking_server_fails_the_check_at_once_naming_the_uri():
+    uri = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    with pytest.raises(RuntimeError) as error:
+        check_server(uri, timeout=2)
+    assert time.monotonic() - started < 2
+    assert str(error.value) == (
+        f"MLflow tracking server {uri} (MLFLOW_TRACKING_URI) does not answer: "
+        f"GET {uri}/health gave [Errno 111] Connection refused. Start it (README: Running "
+        "on a SLURM cluster) or point MLFLOW_TRACKING_URI at one that runs."
+    )
+
+
+def test_an_unhealthy_tracking_server_fails_the_check(health_server):
+    health_server.status = 503
+    uri = f"http://127.0.0.1:{health_server.server_port}"
+    with pytest.raises(RuntimeError, match=f"{uri}/health gave HTTP 503"):
+        check_server(uri)
+
+
+def init_tracking(tmp_path, uri, *args):
+    return subprocess.run(
+        [sys.executable, str(REPO / "workflow/scripts/init_tracking.py"), "sine", *args],
+        cwd=tmp_path,
+        env={**os.environ, "MLFLOW_TRACKING_URI": uri},
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_init_tracking_stops_on_a_stopped_server_and_on_sqlite_for_cluster_jobs(tmp_path):
+    uri = f"http://127.0.0.1:{free_port()}"
+    result = init_tracking(tmp_path, uri)
+    assert result.returncode == 1
+    assert f"init_tracking: MLflow tracking server {uri} (MLFLOW_TRACKING_URI) does not" in (
+        result.stderr
+    )
+    sqlite = f"sqlite:///{tmp_path}/mlflow.db"
+    result = init_tracking(tmp_path, sqlite, "--require-server")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"init_tracking: MLflow store {sqlite} is a local file, which jobs on several nodes "
+        "cannot share safely: set MLFLOW_TRACKING_URI to a tracking server (http://...)"
+    )
+    assert not (tmp_path / "mlflow.db").exists()
+    assert init_tracking(tmp_path, sqlite).returncode == 0
+    assert (tmp_path / "mlflow.db").exists()

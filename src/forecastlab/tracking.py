@@ -12,6 +12,8 @@ import logging
 import os
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,35 @@ _BATCH = 1000
 def tracking_uri(root: str | Path = ".") -> str:
     """MLFLOW_TRACKING_URI if set, else an absolute sqlite:///<root>/mlflow.db."""
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(root).resolve()}/mlflow.db"
+
+
+def is_server(uri: str) -> bool:
+    """Whether `uri` names a tracking server (http or https) rather than a local store."""
+    return uri.startswith(("http://", "https://"))
+
+
+def check_server(uri: str, timeout: float = 5.0) -> None:
+    """Raise RuntimeError, naming `uri`, unless the tracking server at `uri` answers its
+    /health endpoint within `timeout` seconds.
+
+    MLflow's own client retries a dead server for minutes; this answers in seconds, so a
+    run stops before any job is submitted rather than when the first model has trained.
+    """
+    health = f"{uri.rstrip('/')}/health"
+    try:
+        with urllib.request.urlopen(health, timeout=timeout) as response:
+            if response.status == 200:
+                return
+            problem = f"HTTP {response.status}"
+    except urllib.error.HTTPError as error:
+        problem = f"HTTP {error.code}"
+    except (OSError, ValueError) as error:
+        problem = str(getattr(error, "reason", error))
+    raise RuntimeError(
+        f"MLflow tracking server {uri} (MLFLOW_TRACKING_URI) does not answer: "
+        f"GET {health} gave {problem}. Start it (README: Running on a SLURM cluster) "
+        "or point MLFLOW_TRACKING_URI at one that runs."
+    )
 
 
 def _artifact_location(uri: str, name: str) -> str | None:
