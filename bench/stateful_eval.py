@@ -34,14 +34,15 @@ def main(argv: list[str] | None = None) -> None:
     import keras
     import tensorflow as tf
 
-    from forecastlab.data import chronological_split, sine_wave
+    from forecastlab.data import chronological_split, sine_wave, split_sizes
     from forecastlab.evaluation import stateful_predict, stateful_predict_stepwise
     from forecastlab.models import build_model
 
     hp = {"units": 1, "activation": "tanh"}
     keras.utils.set_random_seed(0)
     model = build_model("rnn1", hp, 2)
-    _, test = chronological_split(sine_wave(10, 500, 0.0, seed=42), 0.25)
+    series = sine_wave(10, 500, 0.0, seed=42)
+    test = chronological_split(series, split_sizes(len(series), 0.25))["test"]
     steps = min(args.steps or len(test), len(test))
 
     one_call_times = []

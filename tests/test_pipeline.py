@@ -6,6 +6,7 @@ test_readme.py; the tests that change params or the repository come last, in fil
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import subprocess
@@ -69,40 +70,92 @@ def test_windows_of_every_study(repo):
 
 def test_models_verified_and_logged_to_mlflow(repo):
     for length in (2, 5):
-        verify = json.loads((repo / f"results/verify/sine/w{length}/rnn1/verify.json").read_text())
-        assert verify["passed"] and set(verify["modes"]) == {"stateless", "stateful"}
-        assert all(m["max_abs_error"] <= 1e-5 for m in verify["modes"].values())
+        for arch in ("rnn1", "stateful_rnn1"):
+            verify = json.loads(
+                (repo / f"results/verify/sine/w{length}/{arch}/verify.json").read_text()
+            )
+            assert verify["passed"] and set(verify["modes"]) == {"stateless", "stateful"}
+            assert all(m["max_abs_error"] <= 1e-5 for m in verify["modes"].values())
+    for run_dir in ("book/w50/seq2seq", "walk/w20/relu_rnn", "sine/w2/naive"):
+        assert json.loads((repo / f"results/verify/{run_dir}/verify.json").read_text())["passed"]
 
     client, runs = mlflow_runs(repo)
-    assert sorted(r.info.run_name for r in runs) == ["sine/w2/rnn1", "sine/w5/rnn1"]
+    assert sorted(r.info.run_name for r in runs) == [
+        f"sine/w{length}/{arch}" for length in (2, 5) for arch in ("naive", "rnn1", "stateful_rnn1")
+    ]
     for r in runs:
         assert r.info.status == "FINISHED"
+        assert r.data.tags["verified"] == "true" and len(r.data.tags["git_commit"]) == 40
+        assert r.data.params["window"] in ("2", "5") and "stateless_mse" in r.data.metrics
+        artifacts = {a.path for a in client.list_artifacts(r.info.run_id)}
+        assert {"weights.npz", "predictions.png"} <= artifacts
+    rnn1 = [r for r in runs if r.info.run_name.endswith("/rnn1")]
+    for r in rnn1:
         assert len(client.get_metric_history(r.info.run_id, "val_loss")) == 3
-        assert {"stateless_mse", "stateful_mse", "verify_stateful_max_abs_error"} <= set(
+        modes = {"stateful", "stateful_warm", "stateful_reset_L", "stateful_all"}
+        assert {f"{mode}_mse" for mode in modes} | {"verify_stateful_max_abs_error"} <= set(
             r.data.metrics
         )
-        assert r.data.tags["verified"] == "true" and len(r.data.tags["git_commit"]) == 40
-        assert r.data.params["model.epochs"] == "3" and r.data.params["window"] in ("2", "5")
-        assert [a.path for a in client.list_artifacts(r.info.run_id)] == ["weights.npz"]
+        assert r.data.params["model.epochs"] == "3"
+        assert "loss.png" in {a.path for a in client.list_artifacts(r.info.run_id)}
     # Progress in the job logs is a line per block of epochs, no progress bars.
     log = (repo / "logs/train/sine/w2/rnn1.log").read_text()
     assert "sine/w2/rnn1: epoch 3/3 loss=" in log and len(log) < 20_000
 
 
+def test_summary_has_every_mode_and_the_stateful_answer(repo):
+    with open(repo / "results/summary.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    modes = {(r["study"], r["window"], r["architecture"]): set() for r in rows}
+    for r in rows:
+        modes[(r["study"], r["window"], r["architecture"])].add(r["mode"])
+    stateful = {"stateless", "stateful", "stateful_all", "stateful_warm", "stateful_reset_L"}
+    for length in ("2", "5"):
+        assert modes[("sine", length, "rnn1")] == stateful
+        assert modes[("sine", length, "stateful_rnn1")] == stateful
+        assert modes[("sine", length, "naive")] == {"stateless"}
+    # Multi-step on the textbook study: iterated one-step models, seq2seq, per horizon step.
+    assert modes[("book", "50", "rnn1")] == {"stateless", "iterative"}
+    assert modes[("book", "50", "naive")] == {"stateless", "iterative"}
+    assert modes[("book", "50", "seq2seq")] == {"seq2seq", "all_steps"}
+    iterative = next(r for r in rows if r["architecture"] == "rnn1" and r["mode"] == "iterative")
+    assert all(float(iterative[f"mse_step_{k}"]) >= 0 for k in range(1, 11))
+    # Every row has errors in scaled and original units and MASE.
+    assert all(r["mse"] and r["mse_orig"] and r["mase"] for r in rows)
+
+    with open(repo / "results/stateful_vs_stateless.csv") as handle:
+        verdicts = list(csv.DictReader(handle))
+    assert {(v["window"], v["architecture"], v["trained"]) for v in verdicts} == {
+        ("2", "rnn1", "stateless"),
+        ("5", "rnn1", "stateless"),
+        ("2", "stateful_rnn1", "stateful"),
+        ("5", "stateful_rnn1", "stateful"),
+        ("20", "relu_rnn", "stateless"),
+    }
+    for v in verdicts:
+        ratio = float(v["stateful MSE"]) / float(v["stateless MSE"])
+        assert float(v["stateful / stateless"]) == pytest.approx(ratio)
+        assert v["stateful is"] == ("worse" if ratio > 1 else "not worse")
+
+
 def test_study_report_and_index(repo):
     html = (repo / "reports/sine.html").read_text()
     table = html[html.index("<table") : html.index("</table>")]
-    assert "stateless MSE" in table and "stateful MSE" in table
-    assert len(re.findall(r"<tr>\s*<td[^>]*>rnn1</td>", table)) == 2
+    assert "MSE" in table and "MASE" in table and "stateful_reset_L" in table
+    # One row per window and mode of rnn1: stateless and four stateful modes.
+    assert len(re.findall(r"<tr>\s*<td[^>]*>rnn1</td>", table)) == 10
     assert "font-weight: bold" in html  # the best value of each column
-    assert html.count("data:image/png;base64") >= 5
+    assert html.count("data:image/png;base64") >= 4
     assert "read_npz(" not in html  # code hidden
+    book = (repo / "reports/book.html").read_text()
+    assert "MSE per horizon step" in book and "t+10" in book
 
     index = (repo / "reports/index.html").read_text()
-    assert 'href="sine.html"' in index
+    assert 'href="sine.html"' in index and 'href="book.html"' in index
     assert re.search(
         r"(No: stateful prediction is not worse|Yes, so far: stateful prediction is worse)", index
     )
+    assert "stateful_rnn1" in index  # the statefully trained models beside the others
     assert re.search(
         r"params hash <code>[0-9a-f]{12}</code> at git commit <code>[0-9a-f]{40}</code>", index
     )
@@ -165,9 +218,10 @@ def test_nothing_to_redo_after_a_full_run(repo):
     models = mtimes(repo, "models/**/*.keras")
     run(["dvc", "repro"], repo)
     assert mtimes(repo, "models/**/*.keras") == models
-    assert len(mlflow_runs(repo)[1]) == 2
+    assert len(mlflow_runs(repo)[1]) == 6
     metrics = json.loads(run(["dvc", "metrics", "show", "--json"], repo).stdout)
-    assert "stateless_mse" in json.dumps(metrics) and "w5" in json.dumps(metrics)
+    shown = metrics[""]["data"]["results/metrics.json"]["data"]
+    assert shown["sine"]["w5"]["rnn1"]["stateful_warm"]["mse"] > 0
     run(["dvc", "plots", "show"], repo)
     plots = (repo / "dvc_plots/index.html").read_text()
     for name in ("loss/sine_w2_rnn1.csv", "predictions/sine_w5_rnn1.csv"):
@@ -205,19 +259,22 @@ def test_param_changes_redo_only_what_they_touch(repo):
     assert {p: t for p, t in data_after.items() if p.name != "w36.npz"} == data_before
     assert mtimes(repo, "models/**/*.keras") == models_before
 
-    # A new epoch count retrains the model at every window and nothing upstream.
+    # A new epoch count for one architecture retrains exactly that architecture's jobs.
     set_param(repo, ["studies", "sine", "models", "rnn1", "epochs"], 4)
     run(["dvc", "repro"], repo)
     assert mtimes(repo, "data/**/*.npz") == data_after
     models_after = mtimes(repo, "models/**/*.keras")
-    assert all(models_after[p] > models_before[p] for p in models_before)
+    retrained = {
+        p.relative_to(repo).as_posix() for p in models_before if models_after[p] != models_before[p]
+    }
+    assert retrained == {"models/sine/w2/rnn1/model.keras", "models/sine/w5/rnn1/model.keras"}
     history = json.loads((repo / "models/sine/w2/rnn1/history.json").read_text())
     assert len(history["history"]["loss"]) == 4
-    assert len(mlflow_runs(repo)[1]) == 4
+    assert len(mlflow_runs(repo)[1]) == 8
     # dvc metrics diff shows the retrained models' rows only.
     diff = json.loads(run(["dvc", "metrics", "diff", "--json"], repo).stdout)
-    changed = {key.split(".")[0] for key in diff["results/metrics.json"]}
-    assert changed == {"sine"}
+    changed = {tuple(key.split(".")[:3]) for key in diff["results/metrics.json"]}
+    assert changed == {("sine", "w2", "rnn1"), ("sine", "w5", "rnn1")}
 
 
 def epochs_of(experiment):

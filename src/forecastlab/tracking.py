@@ -178,6 +178,16 @@ def log_results(
         client.log_artifact(run_id, str(path))
 
 
+def log_figures(uri: str, run_id: str, figures: Mapping[str, Any]) -> None:
+    """Matplotlib figures as PNG artifacts, by file name, then close them."""
+    import matplotlib.pyplot as plt
+
+    client = MlflowClient(uri)
+    for name, figure in figures.items():
+        client.log_figure(run_id, figure, name)
+        plt.close(figure)
+
+
 def finish_run(uri: str, run_id: str) -> None:
     """Mark the run finished (the last job that writes to it calls this)."""
     MlflowClient(uri).set_terminated(run_id, "FINISHED")

@@ -9,7 +9,9 @@ rule evaluate_model:
         windows="data/windows/{study}/w{length}.npz",
         prepared="data/prepared/{study}.npz",
         script=script("evaluate"),
-        library=library("architectures", "data", "models", "evaluation", "training", "tracking", "windows"),
+        library=library(
+            "architectures", "data", "models", "evaluation", "plots", "training", "tracking", "windows"
+        ),
     output:
         metrics="results/eval/{study}/w{length}/{arch}/eval.json",
         predictions="results/eval/{study}/w{length}/{arch}/predictions.npz",

@@ -18,7 +18,8 @@ import numpy as np
 from forecastlab.architectures import has_stateful_modes, target_steps
 from forecastlab.cli import configure_logging, json_object
 from forecastlab.io import read_json, read_npz, write_json, write_npz
-from forecastlab.tracking import ensure_run, log_results, tracking_uri
+from forecastlab.plots import forecast_figure, loss_figure
+from forecastlab.tracking import ensure_run, log_figures, log_results, tracking_uri
 from forecastlab.windows import horizon_of, model_targets
 
 # The name of the window forecasts' mode, by target.
@@ -152,7 +153,19 @@ def main(argv: list[str] | None = None) -> None:
     if "stateful_to_stateless_mse" in evaluation:
         flat["stateful_to_stateless_mse"] = evaluation["stateful_to_stateless_mse"]
     uri = tracking_uri()
-    log_results(uri, ensure_run(uri, args.name, read_json(args.history)["run_id"]), flat)
+    training = read_json(args.history)
+    run_id = ensure_run(uri, args.name, training["run_id"])
+    log_results(uri, run_id, flat)
+    figures = {
+        "predictions.png": forecast_figure(
+            np.ravel(final_targets) if final_targets.ndim == 1 else final_targets[:, 0],
+            {m: (f if f.ndim == 1 else f[:, 0]) for m, f in forecasts.items()},
+            f"{args.name}: test targets and forecasts (first step ahead)",
+        )
+    }
+    if training["history"]:
+        figures["loss.png"] = loss_figure(training["history"], args.name)
+    log_figures(uri, run_id, figures)
     shown = ", ".join(f"{mode} MSE {m['mse']:.3g}" for mode, m in evaluation["modes"].items())
     logging.info("%s: %s", args.name, shown)
 
