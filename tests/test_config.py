@@ -121,7 +121,7 @@ def test_params_hash_ignores_key_order_but_not_values():
         ),
         (
             "walk",
-            {"windows": {"lengths": [20], "cut": "series"}},
+            {"windows": {"lengths": [20], "cut": "series"}, "architectures": []},
             "studies.walk.windows.cut: textbook studies (many short series) and only they use cut: series",
         ),
         (

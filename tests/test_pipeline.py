@@ -148,7 +148,7 @@ def test_study_report_and_index(repo):
     assert html.count("data:image/png;base64") >= 4
     assert "read_npz(" not in html  # code hidden
     book = (repo / "reports/book.html").read_text()
-    assert "MSE per horizon step" in book and "t+10" in book
+    assert "Multi-step forecasts per horizon" in book and "t+10" in book
 
     index = (repo / "reports/index.html").read_text()
     assert 'href="sine.html"' in index and 'href="book.html"' in index
@@ -199,14 +199,27 @@ def test_mlflow_server_serves_every_run_over_rest(repo):
         found = post(f"{base}/runs/search", {"experiment_ids": [experiment["experiment_id"]]})[
             "runs"
         ]
-        assert sorted(r["info"]["run_name"] for r in found) == ["sine/w2/rnn1", "sine/w5/rnn1"]
+        names = [f"sine/w{n}/{arch}" for n in (2, 5) for arch in ("naive", "rnn1", "stateful_rnn1")]
+        assert sorted(r["info"]["run_name"] for r in found) == sorted(names)
         for found_run in found:
             metrics = {m["key"] for m in found_run["data"]["metrics"]}
-            assert {"loss", "val_loss", "stateless_mse", "stateful_mse"} <= metrics
-            run_id = found_run["info"]["run_id"]
-            url = f"{base}/metrics/get-history?run_id={run_id}&metric_key=loss"
-            with urllib.request.urlopen(url) as answer:
-                assert len(json.load(answer)["metrics"]) == 3
+            assert {"stateless_mse", "stateless_mase", "verify_stateless_max_abs_error"} <= metrics
+            if found_run["info"]["run_name"].endswith("/rnn1"):
+                assert {"loss", "val_loss", "stateful_warm_mse"} <= metrics
+                run_id = found_run["info"]["run_id"]
+                url = f"{base}/metrics/get-history?run_id={run_id}&metric_key=loss"
+                with urllib.request.urlopen(url) as answer:
+                    assert len(json.load(answer)["metrics"]) == 3
+        # Every job of every study has its run: the textbook study's multi-step metrics too.
+        with urllib.request.urlopen(
+            f"{base}/experiments/get-by-name?experiment_name=book"
+        ) as answer:
+            book = json.load(answer)["experiment"]
+        found = post(f"{base}/runs/search", {"experiment_ids": [book["experiment_id"]]})["runs"]
+        by_name = {r["info"]["run_name"]: {m["key"] for m in r["data"]["metrics"]} for r in found}
+        assert set(by_name) == {"book/w50/naive", "book/w50/rnn1", "book/w50/seq2seq"}
+        assert "iterative_mse_step_10" in by_name["book/w50/rnn1"]
+        assert "seq2seq_mse_step_10" in by_name["book/w50/seq2seq"]
     finally:
         server.terminate()
         server.wait(timeout=30)

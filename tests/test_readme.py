@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 
 import pytest
@@ -36,12 +37,17 @@ def test_everyday_commands_work_as_written(pipeline_repo):
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 text=True,
+                start_new_session=True,  # its server workers too are stopped below
             )
             try:
                 assert wait_for("http://127.0.0.1:5000/health", ui) == 200
             finally:
-                ui.terminate()
-                ui.wait(timeout=30)
+                os.killpg(ui.pid, signal.SIGTERM)
+                try:
+                    ui.wait(timeout=30)
+                except subprocess.TimeoutExpired:  # a loaded machine: stop it for sure
+                    os.killpg(ui.pid, signal.SIGKILL)
+                    ui.wait()
         else:
             run(["bash", "-c", command], pipeline_repo)
     assert (pipeline_repo / "dvc_plots/index.html").exists()
