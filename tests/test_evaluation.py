@@ -4,7 +4,6 @@ import pytest
 from forecastlab.architectures import hidden_layer, plan
 from forecastlab.data import sine_wave
 from forecastlab.evaluation import (
-    compare_modes,
     interval_coverage,
     mase,
     original_unit_metrics,
@@ -94,18 +93,6 @@ def test_stateless_equals_predict_on_windows(model):
     predictions, hidden = stateless_predict(model, inputs)
     np.testing.assert_allclose(predictions, model.predict(inputs, verbose=0)[:, 0], atol=1e-6)
     assert hidden.shape == (len(inputs), 1)
-
-
-def test_compare_modes_scores_both_on_the_same_targets():
-    series = np.arange(8.0)
-    positions = np.array([3, 6])  # non-overlapping windows of 3 forecast steps 3 and 6
-    stateless = series[positions] + 1.0  # error 1
-    stateful = np.append(series[1:], 0.0) + 2.0  # stateful[t] forecasts t + 1, error 2
-    stateful[[2, 5]] = series[[3, 6]] + 3.0  # error 3 where the windows' targets are
-    modes = compare_modes(series, positions, stateless, stateful)
-    assert modes["stateless"] == {"mse": 1.0, "rmse": 1.0, "mae": 1.0, "n": 2}
-    assert modes["stateful"] == {"mse": 9.0, "rmse": 3.0, "mae": 3.0, "n": 2}
-    assert modes["stateful_all"]["n"] == 7
 
 
 def test_point_metrics_match_their_formulas():

@@ -201,25 +201,6 @@ def per_horizon_mse(predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return np.mean((predictions - targets) ** 2, axis=0)
 
 
-def compare_modes(
-    test_series: np.ndarray, positions: np.ndarray, stateless: np.ndarray, stateful: np.ndarray
-) -> dict[str, dict[str, float]]:
-    """Metrics of both modes on the same targets: test_series[positions].
-
-    positions (m,) index the value each stateless window forecasts (its start + L);
-    stateless (m,) are those forecasts; stateful (T,) comes from one pass, stateful[t]
-    forecasting t + 1, so stateful[positions - 1] is scored. The stateful pass has read
-    as many values as a window before its first scored forecast; `stateful_all` also
-    scores its forecasts from the very first step.
-    """
-    targets = test_series[positions]
-    return {
-        "stateless": point_metrics(stateless, targets),
-        "stateful": point_metrics(stateful[positions - 1], targets),
-        "stateful_all": point_metrics(stateful[:-1], test_series[1:]),
-    }
-
-
 def mc_dropout_predict(
     model: keras.Model, inputs: np.ndarray, samples: int, seed: int, level: float = 0.95
 ) -> dict[str, np.ndarray]:
