@@ -194,12 +194,12 @@ def test_readme_cluster_commands_run_every_job_through_slurm_and_match_a_local_r
     )
 
 
-def test_a_stopped_tracking_server_stops_a_cluster_run_before_any_job(cluster, tmp_path):
-    repo = make_pipeline_copy(tmp_path / "repo", cluster_params())
-    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens: the server is stopped
-    env = environment(MLFLOW_TRACKING_URI=uri, SBATCH_PARTITION=PARTITION, SBATCH_ACCOUNT="")
-    known_jobs = cluster.jobs()
-    started = time.monotonic()
+def cluster_run(repo, tracking_uri: str) -> tuple[int, str]:
+    """`snakemake --profile profiles/slurm` in `repo` logging to `tracking_uri`: its exit
+    status and output."""
+    env = environment(
+        MLFLOW_TRACKING_URI=tracking_uri, SBATCH_PARTITION=PARTITION, SBATCH_ACCOUNT=""
+    )
     result = subprocess.run(
         ["snakemake", "--profile", "profiles/slurm"],
         cwd=repo,
@@ -208,9 +208,17 @@ def test_a_stopped_tracking_server_stops_a_cluster_run_before_any_job(cluster, t
         text=True,
         timeout=120,
     )
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_a_stopped_tracking_server_stops_a_cluster_run_before_any_job(cluster, tmp_path):
+    repo = make_pipeline_copy(tmp_path / "repo", cluster_params())
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens: the server is stopped
+    known_jobs = cluster.jobs()
+    started = time.monotonic()
+    returncode, output = cluster_run(repo, uri)
     elapsed = time.monotonic() - started
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
+    assert returncode != 0
     assert f"MLflow tracking server {uri} (MLFLOW_TRACKING_URI) does not answer" in output
     assert elapsed < 30, f"took {elapsed:.0f} s to fail"
     assert cluster.jobs() == known_jobs  # nothing was submitted
@@ -220,20 +228,8 @@ def test_a_stopped_tracking_server_stops_a_cluster_run_before_any_job(cluster, t
 
 def test_the_cluster_profile_refuses_a_local_mlflow_store(cluster, tmp_path):
     repo = make_pipeline_copy(tmp_path / "repo", cluster_params())
-    env = environment(
-        MLFLOW_TRACKING_URI=f"sqlite:///{repo}/mlflow.db",
-        SBATCH_PARTITION=PARTITION,
-        SBATCH_ACCOUNT="",
-    )
     known_jobs = cluster.jobs()
-    result = subprocess.run(
-        ["snakemake", "--profile", "profiles/slurm"],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
+    returncode, output = cluster_run(repo, f"sqlite:///{repo}/mlflow.db")
+    assert returncode != 0
     assert f"MLflow store sqlite:///{repo}/mlflow.db is a local file" in output
     assert cluster.jobs() == known_jobs
