@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from forecastlab.architectures import ARCHITECTURES
 from forecastlab.io import atomic_path
 
 # The columns that name a summary row.
@@ -25,7 +26,7 @@ def summary_rows(
     per-horizon MSE as mse_step_k, how it was trained, and its verification."""
     trained = (
         "stateful"
-        if run["arch"].startswith("stateful_")
+        if ARCHITECTURES[run["arch"]].stateful_training
         else ("stateless" if training["history"] else "not trained")
     )
     common = {

@@ -6,7 +6,7 @@ rule report_study:
         runs=report_inputs,
         template="workflow/notebooks/study_report.ipynb",
         script=script("report"),
-        library=library("handcheck", "reporting", "summary"),
+        library=library("architectures", "handcheck", "reporting", "summary"),
     output:
         notebook="reports/{study}.ipynb",
         html="reports/{study}.html",
@@ -27,7 +27,7 @@ rule summarize_results:
     input:
         runs=all_run_inputs,
         script=script("summarize"),
-        library=library("summary"),
+        library=library("architectures", "summary"),
     output:
         summary="results/summary.csv",
         metrics="results/metrics.json",
@@ -52,7 +52,7 @@ rule report_index:
         stateful="results/stateful_vs_stateless.csv",
         template="workflow/notebooks/index_report.ipynb",
         script=script("report"),
-        library=library("reporting", "summary"),
+        library=library("architectures", "reporting", "summary"),
     output:
         notebook="reports/index.ipynb",
         html="reports/index.html",
