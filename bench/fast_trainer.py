@@ -25,10 +25,11 @@ def main(argv: list[str] | None = None) -> None:
 
     from forecastlab.data import chronological_split, sine_wave, split_sizes
     from forecastlab.models import build_model, compile_model
-    from forecastlab.training import configure_determinism, fit, fit_compiled
+    from forecastlab.numerics import configure
+    from forecastlab.training import fit, fit_compiled
     from forecastlab.windows import sliding_windows
 
-    configure_determinism(42, threads=2)
+    configure(42)
     series = sine_wave(10, 500, 0.0, seed=42)
     train = chronological_split(series, split_sizes(len(series), 0.25))["train"]
     inputs, targets = sliding_windows(train, 2)

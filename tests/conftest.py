@@ -15,11 +15,10 @@ import numpy as np
 import pytest
 import yaml
 
+import forecastlab  # noqa: F401  (pins the numerics before any test imports TensorFlow)
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-
-# Everything the pipeline needs to run in another directory (outputs excluded).
-PIPELINE_FILES = ["Snakefile", "dvc.yaml", "profiles", "workflow", "src", "data/external"]
 
 
 def tiny_params() -> dict:
@@ -175,14 +174,10 @@ def run(cmd: list[str], cwd: Path, check: bool = True, **env: str) -> subprocess
 
 def make_pipeline_copy(root: Path, params: dict) -> Path:
     """A git repository holding the pipeline's code and `params` as params.yaml."""
+    from forecastlab.reproduce import copy_pipeline
+
     root.mkdir(parents=True, exist_ok=True)
-    for name in PIPELINE_FILES:
-        source, target = REPO / name, root / name
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
+    copy_pipeline(REPO, root)
     shutil.copy2(REPO / ".gitignore", root / ".gitignore")
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "init", "-q"], root)

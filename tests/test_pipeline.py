@@ -17,6 +17,7 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
+from forecastlab.numerics import fingerprint, fingerprint_id
 from tests.conftest import BIN, free_port, make_pipeline_copy, run, tiny_params, wait_for
 
 pytestmark = pytest.mark.slow
@@ -120,8 +121,15 @@ def test_summary_has_every_mode_and_the_stateful_answer(repo):
     assert modes[("book", "50", "seq2seq")] == {"seq2seq", "all_steps"}
     iterative = next(r for r in rows if r["architecture"] == "rnn1" and r["mode"] == "iterative")
     assert all(float(iterative[f"mse_step_{k}"]) >= 0 for k in range(1, 11))
-    # Every row has errors in scaled and original units and MASE.
+    # Every row has errors in scaled and original units and MASE, and names the
+    # environment that made it, which results/environment.json spells out.
     assert all(r["mse"] and r["mse_orig"] and r["mase"] for r in rows)
+    assert {r["fingerprint"] for r in rows} == {fingerprint_id(fingerprint())}
+    environment = json.loads((repo / "results/environment.json").read_text())
+    assert environment == {fingerprint_id(fingerprint()): fingerprint()}
+    assert json.loads((repo / "results/metrics.json").read_text())["fingerprint"] == (
+        fingerprint_id(fingerprint())
+    )
 
     with open(repo / "results/stateful_vs_stateless.csv") as handle:
         verdicts = list(csv.DictReader(handle))
@@ -201,7 +209,12 @@ def test_mlflow_server_serves_every_run_over_rest(repo):
         ]
         names = [f"sine/w{n}/{arch}" for n in (2, 5) for arch in ("naive", "rnn1", "stateful_rnn1")]
         assert sorted(r["info"]["run_name"] for r in found) == sorted(names)
+        here = fingerprint()
         for found_run in found:
+            # The environment that decides the numbers is on record in every run.
+            tags = {t["key"]: t["value"] for t in found_run["data"]["tags"]}
+            assert {k: tags[f"env.{k}"] for k in here} == here
+            assert tags["env.fingerprint"] == fingerprint_id(here)
             metrics = {m["key"] for m in found_run["data"]["metrics"]}
             assert {"stateless_mse", "stateless_mase", "verify_stateless_max_abs_error"} <= metrics
             if found_run["info"]["run_name"].endswith("/rnn1"):

@@ -1,6 +1,8 @@
 import numpy as np
 
+from forecastlab.numerics import fingerprint, fingerprint_id
 from forecastlab.summary import (
+    environments,
     loss_rows,
     metrics_tree,
     prediction_rows,
@@ -40,8 +42,25 @@ VERIFIED = {
 }
 
 
+HERE = fingerprint()
+ELSEWHERE = {**HERE, "cpu_isa": "sse4_2 avx avx2 fma"}
+
+
 def metrics(mse, **extra):
     return {"mse": mse, "rmse": mse**0.5, "mae": mse, "n": 4, **extra}
+
+
+def test_fingerprint_names_the_machine_the_pin_and_the_versions():
+    assert {"cpu", "cpu_isa", "baseline", "pinned", "python", "keras", "numpy"} <= set(HERE)
+    assert "ONEDNN_MAX_CPU_ISA=AVX2" in HERE["pinned"]
+    assert fingerprint() == HERE and fingerprint_id(HERE) == fingerprint_id(dict(HERE))
+    assert fingerprint_id(ELSEWHERE) != fingerprint_id(HERE)
+    assert environments(
+        [{"environment": HERE}, {"environment": ELSEWHERE}, {"environment": HERE}]
+    ) == {
+        fingerprint_id(HERE): HERE,
+        fingerprint_id(ELSEWHERE): ELSEWHERE,
+    }
 
 
 def test_summary_rows_one_per_mode_with_per_horizon_columns():
@@ -51,16 +70,23 @@ def test_summary_rows_one_per_mode_with_per_horizon_columns():
             "iterative": metrics(2.0, per_horizon_mse=[1.0, 3.0]),
         }
     }
+    evaluation["environment"] = HERE
     run = {"study": "book", "window": 50, "arch": "rnn1"}
-    rows = summary_rows(run, evaluation, {"history": {"loss": [1.0]}}, VERIFIED)
+    trained_here = {"history": {"loss": [1.0]}, "environment": HERE}
+    rows = summary_rows(run, evaluation, trained_here, VERIFIED)
     assert [r["mode"] for r in rows] == ["stateless", "iterative"]
     assert rows[1]["mse_step_2"] == 3.0 and "mse_step_1" not in rows[0]
     assert rows[0]["trained"] == "stateless" and rows[0]["verify_max_abs_error"] == 3e-7
     assert "n" not in rows[0] and "per_horizon_mse" not in rows[1]
-    stateful = summary_rows({**run, "arch": "stateful_rnn1"}, evaluation, {"history": {}}, VERIFIED)
-    baseline = summary_rows({**run, "arch": "naive"}, evaluation, {"history": {}}, VERIFIED)
+    assert rows[0]["fingerprint"] == fingerprint_id(HERE)
+    untrained = {"history": {}, "environment": ELSEWHERE}
+    stateful = summary_rows({**run, "arch": "stateful_rnn1"}, evaluation, untrained, VERIFIED)
+    baseline = summary_rows({**run, "arch": "naive"}, evaluation, untrained, VERIFIED)
     assert stateful[0]["trained"] == "stateful" and baseline[0]["trained"] == "not trained"
+    assert baseline[0]["fingerprint"] == f"{fingerprint_id(ELSEWHERE)}/{fingerprint_id(HERE)}"
     tree = metrics_tree(rows)
+    assert tree["fingerprint"] == fingerprint_id(HERE)
+    assert "fingerprint" not in tree["book"]["w50"]["rnn1"]["stateless"]
     assert tree["book"]["w50"]["rnn1"]["iterative"]["mse_step_1"] == 1.0
     assert "trained" not in tree["book"]["w50"]["rnn1"]["stateless"]
 
@@ -86,6 +112,7 @@ def test_stateful_verdicts_and_the_answer():
                 "mode": mode,
                 "trained": trained,
                 "mse": mse,
+                "fingerprint": "f1",
             }
             for mode, mse in modes.items()
         ]
@@ -102,6 +129,7 @@ def test_stateful_verdicts_and_the_answer():
                 "mode": "stateless",
                 "trained": "not trained",
                 "mse": 1.0,
+                "fingerprint": "f1",
             }
         ]
     )
@@ -114,6 +142,7 @@ def test_stateful_verdicts_and_the_answer():
     assert verdicts[0]["stateful / stateless"] == 500.0
     assert verdicts[0]["warm / stateless"] == 250.0
     assert verdicts[0]["reset every L / stateless"] == 3.0
+    assert {v["fingerprint"] for v in verdicts} == {"f1"}
     assert stateful_answer(verdicts) == (
         "No: stateful prediction is not worse for 1 of 2 window-trained models (sine w10 rnn1)."
     )

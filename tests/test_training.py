@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from forecastlab.models import build_model, compile_model, export_weights
+from forecastlab.numerics import configure
 from forecastlab.training import (
     TrainingDiverged,
-    configure_determinism,
     epoch_orders,
     fit,
     fit_compiled,
@@ -18,7 +18,7 @@ HP = tiny_params()["studies"]["sine"]["models"]["rnn1"]
 
 
 def train_once(seed, hp=HP):
-    configure_determinism(seed, threads=1)
+    configure(seed)
     x = np.sin(np.arange(120) * 0.6).astype("float32")
     inputs = np.lib.stride_tricks.sliding_window_view(x[:-1], 3)[..., None]
     model = compile_model(build_model("rnn1", hp, 3), hp)
@@ -53,7 +53,7 @@ def test_compiled_trainer_equals_fit_fed_the_same_batches():
     cut = validation_cut(len(inputs), hp["validation_split"])
     orders = epoch_orders(cut, hp["epochs"], seed=5)
 
-    configure_determinism(3, threads=1)
+    configure(3)
     fast = compile_model(build_model("rnn1", hp, 3), hp)
     reference = compile_model(build_model("rnn1", hp, 3), hp)
     reference.set_weights(fast.get_weights())
@@ -90,7 +90,7 @@ def test_epoch_orders_are_seeded_permutations():
 def test_compiled_trainer_without_validation_reports_no_val_loss():
     hp = dict(HP, epochs=2, validation_split=0.0)
     inputs, targets = windows_and_targets()
-    configure_determinism(0, threads=1)
+    configure(0)
     model = compile_model(build_model("rnn1", hp, 3), hp)
     history = fit_compiled(model, inputs, targets, hp, "test/w3/rnn1")
     assert list(history) == ["loss"] and len(history["loss"]) == 2
@@ -119,7 +119,7 @@ def test_stateful_batches_refuse_a_series_too_short_for_one_chunk():
 
 
 def stateful_model(arch, hp, length=4, seed=0):
-    configure_determinism(seed, threads=1)
+    configure(seed)
     model = build_model(
         arch, hp, length, return_sequences=True, batch_size=hp["batch_size"], stateful=True
     )

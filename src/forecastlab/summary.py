@@ -11,9 +11,24 @@ import numpy as np
 
 from forecastlab.architectures import ARCHITECTURES
 from forecastlab.io import atomic_path
+from forecastlab.numerics import fingerprint_id
 
 # The columns that name a summary row.
 ROW_KEYS = ("study", "window", "architecture", "mode")
+# The columns that describe how a row was made rather than measure it.
+ABOUT_KEYS = ("trained", "fingerprint")
+
+
+def run_fingerprint(training: Mapping[str, Any], evaluation: Mapping[str, Any]) -> str:
+    """The id of the environment (numerics.fingerprint) that trained and evaluated a model:
+    one id when both ran in the same, "<training id>/<evaluation id>" when not."""
+    ids = [fingerprint_id(part["environment"]) for part in (training, evaluation)]
+    return ids[0] if ids[0] == ids[1] else "/".join(ids)
+
+
+def environments(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, str]]:
+    """Every distinct environment of `records` (history or eval contents) by its id."""
+    return {fingerprint_id(r["environment"]): r["environment"] for r in records}
 
 
 def summary_rows(
@@ -33,6 +48,7 @@ def summary_rows(
         "final_val_loss": training.get("final_val_loss"),
         "verify_max_abs_error": max(m["max_abs_error"] for m in verification["modes"].values()),
         "verified": bool(verification["passed"]),
+        "fingerprint": run_fingerprint(training, evaluation),
     }
     rows = []
     for mode, metrics in evaluation["modes"].items():
@@ -55,10 +71,12 @@ def summary_rows(
 
 def metrics_tree(rows: Iterable[Mapping[str, Any]]) -> dict:
     """summary rows -> {study: {"wL": {arch: {mode: {metric: value}}}}}, as DVC metrics
-    (`dvc metrics diff` then names each changed value by its path)."""
-    tree: dict = {}
+    (`dvc metrics diff` then names each changed value by its path), and "fingerprint":
+    the ids of the environments that made them, comma-separated."""
+    rows = list(rows)
+    tree: dict = {"fingerprint": ",".join(sorted({row["fingerprint"] for row in rows}))}
     for row in rows:
-        values = {k: v for k, v in row.items() if k not in ROW_KEYS and k != "trained"}
+        values = {k: v for k, v in row.items() if k not in ROW_KEYS + ABOUT_KEYS}
         study = tree.setdefault(row["study"], {})
         arch = study.setdefault(f"w{row['window']}", {}).setdefault(row["architecture"], {})
         arch[row["mode"]] = values
@@ -117,7 +135,9 @@ def stateful_verdicts(rows: Iterable[Mapping[str, Any]]) -> list[dict]:
     by_model: dict[tuple, dict] = {}
     for row in rows:
         key = (row["study"], int(row["window"]), row["architecture"], row["trained"])
-        by_model.setdefault(key, {})[row["mode"]] = float(row["mse"])
+        by_model.setdefault(key, {"fingerprint": row["fingerprint"]})[row["mode"]] = float(
+            row["mse"]
+        )
     verdicts = []
     for (study, window, arch, trained), mse in sorted(by_model.items()):
         if "stateful" not in mse:
@@ -134,6 +154,7 @@ def stateful_verdicts(rows: Iterable[Mapping[str, Any]]) -> list[dict]:
                 "warm / stateless": mse["stateful_warm"] / mse["stateless"],
                 "reset every L / stateless": mse["stateful_reset_L"] / mse["stateless"],
                 "stateful is": "worse" if mse["stateful"] > mse["stateless"] else "not worse",
+                "fingerprint": mse["fingerprint"],
             }
         )
     return verdicts

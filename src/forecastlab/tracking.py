@@ -22,6 +22,8 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from forecastlab.numerics import fingerprint, fingerprint_id
+
 log = logging.getLogger(__name__)
 
 # MLflow refuses batches larger than this.
@@ -104,10 +106,20 @@ def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return flat
 
 
+def environment_tags() -> dict[str, str]:
+    """The fingerprint of this process's numerics as tags: env.<key>, and env.fingerprint
+    (its id, as results/summary.csv's fingerprint column names it)."""
+    values = fingerprint()
+    return {f"env.{key}": value for key, value in values.items()} | {
+        "env.fingerprint": fingerprint_id(values)
+    }
+
+
 def start_run(
     uri: str, experiment: str, run_name: str, params: Mapping[str, Any], tags: Mapping[str, str]
 ) -> str:
-    """Create a run in `experiment` with flat params and tags; return its id."""
+    """Create a run in `experiment` with flat params, `tags` and the environment's
+    fingerprint (environment_tags); return its id."""
     client = MlflowClient(uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:
@@ -115,7 +127,8 @@ def start_run(
             f"MLflow experiment {experiment!r} is missing from {uri}; "
             "the workflow creates it at start (workflow/scripts/init_tracking.py)"
         )
-    run = client.create_run(found.experiment_id, run_name=run_name, tags=dict(tags))
+    all_tags = environment_tags() | dict(tags)
+    run = client.create_run(found.experiment_id, run_name=run_name, tags=all_tags)
     flat = [Param(k, v) for k, v in flatten(params).items()]
     for start in range(0, len(flat), 100):
         client.log_batch(run.info.run_id, params=flat[start : start + 100])

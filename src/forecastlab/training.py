@@ -21,23 +21,6 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
 
 
-def configure_determinism(seed: int, threads: int) -> None:
-    """Seed Python, numpy and TensorFlow, turn op determinism on, cap TF's thread pools.
-
-    Thread pools are fixed when TensorFlow first runs an op; in a process that already
-    ran one (a test session, a notebook) they stay as they are, which changes no result.
-    """
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError:
-        log.warning("TensorFlow already started: its thread pools keep their size")
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-
-
 class ProgressAndNaNGuard(keras.callbacks.Callback):
     """Logs one line every `every` epochs; stops with TrainingDiverged on a non-finite loss."""
 
@@ -265,7 +248,7 @@ def fit_stateful(
     batch_size=hp["batch_size"], stateful=True): every step's output is scored against the
     next value. The state is carried across batches and reset at the start of each epoch.
     Batches keep their order, so there is no shuffle and no seed: seed the weights with
-    `configure_determinism` before building. series (N,) is the training part only.
+    `forecastlab.numerics.configure` before building. series (N,) is the training part only.
     Returns {"loss": [...]} per epoch; a non-finite loss raises TrainingDiverged.
     """
     batch_size, length = model.input_shape[0], model.input_shape[1]

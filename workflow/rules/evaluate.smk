@@ -28,5 +28,5 @@ rule evaluate_model:
         " --model {input.model} --history {input.history}"
         " --windows {input.windows} --prepared {input.prepared} --arch {wildcards.arch}"
         " --hyperparams {params.hyperparams:q} --length {wildcards.length}"
-        " --seed {params.seed} --threads {threads}"
+        " --seed {params.seed}"
         " --metrics {output.metrics} --predictions {output.predictions} > {log} 2>&1"

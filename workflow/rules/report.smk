@@ -32,6 +32,7 @@ rule summarize_results:
         summary="results/summary.csv",
         metrics="results/metrics.json",
         stateful="results/stateful_vs_stateless.csv",
+        environment="results/environment.json",
         plots=directory("results/plots"),
     params:
         runs=all_runs_json,
@@ -43,6 +44,7 @@ rule summarize_results:
     shell:
         "python {input.script} --runs {params.runs:q} --summary {output.summary}"
         " --metrics {output.metrics} --stateful {output.stateful}"
+        " --environment {output.environment}"
         " --plots {output.plots} > {log} 2>&1"
 
 

@@ -25,5 +25,5 @@ rule train_model:
         " --study {wildcards.study}"
         " --length {wildcards.length} --arch {wildcards.arch}"
         " --hyperparams {params.hyperparams:q} --data-params {params.data_params:q}"
-        " --seed {params.seed} --threads {threads} --model {output.model}"
+        " --seed {params.seed} --model {output.model}"
         " --weights {output.weights} --history {output.history} > {log} 2>&1"

@@ -18,6 +18,7 @@ import numpy as np
 from forecastlab.architectures import has_stateful_modes, target_steps
 from forecastlab.cli import configure_logging, json_object
 from forecastlab.io import read_json, read_npz, write_json, write_npz
+from forecastlab.numerics import configure, fingerprint
 from forecastlab.plots import forecast_figure, loss_figure
 from forecastlab.tracking import ensure_run, log_figures, log_results, tracking_uri
 from forecastlab.windows import horizon_of, model_targets
@@ -42,7 +43,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hyperparams", type=json_object, required=True)
     parser.add_argument("--length", type=int, required=True)
     parser.add_argument("--seed", type=int, default=0, help="seeds MC-dropout passes")
-    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--metrics", required=True, help="eval .json to write")
     parser.add_argument("--predictions", required=True, help="predictions .npz to write")
     args = parser.parse_args(argv)
@@ -61,9 +61,8 @@ def main(argv: list[str] | None = None) -> None:
         stateful_warm_predict,
         stateless_predict,
     )
-    from forecastlab.training import configure_determinism
 
-    configure_determinism(args.seed, args.threads)
+    configure(args.seed)
     hp, target, length = args.hyperparams, args.hyperparams["target"], args.length
     model = keras.models.load_model(args.model)
     prepared, windows = read_npz(args.prepared), read_npz(args.windows)
@@ -129,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     multi_step = target in ("horizon", "shifted_horizon")
     window_modes = {mode: score(f, final_targets, multi_step) for mode, f in forecasts.items()}
     evaluation["modes"] = window_modes | modes
+    evaluation["environment"] = fingerprint()
     if "stateful" in forecasts:
         evaluation["stateful_to_stateless_mse"] = (
             evaluation["modes"]["stateful"]["mse"] / evaluation["modes"]["stateless"]["mse"]

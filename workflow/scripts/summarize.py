@@ -10,6 +10,7 @@ from pathlib import Path
 from forecastlab.cli import configure_logging
 from forecastlab.io import read_json, read_npz, write_json
 from forecastlab.summary import (
+    environments,
     loss_rows,
     metrics_tree,
     prediction_rows,
@@ -27,12 +28,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--metrics", required=True, help="the same as DVC metrics .json")
     parser.add_argument("--stateful", required=True, help="stateful-vs-stateless .csv to write")
     parser.add_argument("--plots", required=True, help="folder for loss and prediction CSVs")
+    parser.add_argument(
+        "--environment", required=True, help=".json of every fingerprint, by id, to write"
+    )
     args = parser.parse_args(argv)
     configure_logging()
 
-    rows = []
+    rows, records = [], []
     for run in args.runs:
         training, evaluation = read_json(run["history"]), read_json(run["eval"])
+        records += [training, evaluation]
         rows += summary_rows(run, evaluation, training, read_json(run["verify"]))
         name = f"{run['study']}_w{run['window']}_{run['arch']}"
         if training["history"]:  # baselines learn nothing
@@ -44,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
             )
     write_csv(args.summary, rows)
     write_json(args.metrics, metrics_tree(rows))
+    write_json(args.environment, environments(records))
     verdicts = stateful_verdicts(rows)
     write_csv(args.stateful, verdicts)
     logging.info(

@@ -9,6 +9,7 @@ import time
 from forecastlab.cli import configure_logging, json_object
 from forecastlab.config import params_hash
 from forecastlab.io import atomic_path, read_npz, write_json, write_npz
+from forecastlab.numerics import configure, fingerprint
 from forecastlab.tracking import git_commit, log_history, log_results, start_run, tracking_uri
 from forecastlab.windows import horizon_of
 
@@ -23,7 +24,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hyperparams", type=json_object, required=True)
     parser.add_argument("--data-params", type=json_object, required=True, help="logged only")
     parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--model", required=True, help=".keras file to write")
     parser.add_argument("--weights", required=True, help=".npz of weights by layer/variable")
     parser.add_argument("--history", required=True, help="history .json (with the MLflow run id)")
@@ -32,9 +32,9 @@ def main(argv: list[str] | None = None) -> None:
 
     # TensorFlow is imported only now, after argument errors had their chance to stop us.
     from forecastlab.models import build_model, compile_model, export_weights, parameter_count
-    from forecastlab.training import configure_determinism, train
+    from forecastlab.training import train
 
-    configure_determinism(args.seed, args.threads)
+    configure(args.seed)
     name = f"{args.study}/w{args.length}/{args.arch}"
     hp = args.hyperparams
     windows = read_npz(args.windows)
@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> None:
             "history": history,
             **final,
             "parameter_count": weights_count,
+            "environment": fingerprint(),
         },
     )
     log_history(uri, run_id, history)

@@ -1,0 +1,236 @@
+"""The reproduction check: retrain and re-evaluate models in a temporary copy of the
+pipeline and compare every metric with the committed results/summary.csv.
+
+    python -m forecastlab.reproduce [SELECTION ...] [--rtol 1e-6] [--cores N] [--keep DIR]
+
+SELECTION is a model (sine/w2/rnn1), a study and window (sine/w2) or a study (sine);
+none selects every model of the committed summary. Each metric is printed as bitwise
+equal, equal within --rtol, or different with both values; when the environment's
+fingerprint differs from the committed one (results/environment.json), both are printed.
+Exit status 1 on any difference beyond the tolerance, 2 on a bad selection or a failed
+run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from forecastlab.numerics import fingerprint, fingerprint_id
+
+# Everything the pipeline needs to run in another directory (outputs excluded).
+PIPELINE_FILES = (
+    "Snakefile",
+    "params.yaml",
+    "dvc.yaml",
+    "profiles",
+    "workflow",
+    "src",
+    "data/external",
+)
+# Columns of summary.csv that name a row, describe it, or check it rather than measure
+# it: the hand-verification's largest error is numpy's rounding against Keras's, which
+# depends on the BLAS kernels of the machine; `verified` (pass or fail) is compared.
+NOT_COMPARED = ("study", "window", "architecture", "mode", "trained", "fingerprint")
+NOT_COMPARED += ("verify_max_abs_error",)
+
+
+def model_name(row: Mapping[str, Any]) -> str:
+    return f"{row['study']}/w{row['window']}/{row['architecture']}"
+
+
+def select(rows: Sequence[Mapping[str, str]], selection: Sequence[str]) -> list[Mapping[str, str]]:
+    """The summary rows of the models `selection` names (all rows when empty).
+
+    Raises ValueError naming a selection that matches no model of the summary.
+    """
+    if not selection:
+        return list(rows)
+    chosen = []
+    for spec in selection:
+        found = [r for r in rows if f"{model_name(r)}/".startswith(f"{spec.rstrip('/')}/")]
+        if not found:
+            known = sorted({model_name(r) for r in rows})
+            raise ValueError(
+                f"{spec!r} names no model of the committed summary; models look like "
+                f"{known[0]!r} (study/wL/architecture), or give a study or study/wL"
+            )
+        chosen += [r for r in found if r not in chosen]
+    return chosen
+
+
+def compare_value(committed: str, reproduced: str, rtol: float) -> str:
+    """ "bitwise", "within rtol" or "different", for two summary cells as CSV writes them
+    (floats as their shortest repr, which round-trips: equal text is equal bits)."""
+    if committed == reproduced:
+        return "bitwise"
+    try:
+        old, new = float(committed), float(reproduced)
+    except ValueError:
+        return "different"
+    if math.isfinite(old) and math.isfinite(new) and abs(new - old) <= rtol * abs(old):
+        return "within rtol"
+    return "different"
+
+
+def compare(
+    committed: Iterable[Mapping[str, str]], reproduced: Iterable[Mapping[str, str]], rtol: float
+) -> list[dict[str, str]]:
+    """One record per (model, mode, metric) of `committed`: its status and both values.
+
+    A row or metric missing from `reproduced` is "different" (reproduced value "missing").
+    """
+    again = {(model_name(r), r["mode"]): r for r in reproduced}
+    records = []
+    for row in committed:
+        key = (model_name(row), row["mode"])
+        new = again.get(key, {})
+        for metric, value in row.items():
+            if metric in NOT_COMPARED or (value == "" and new.get(metric, "") == ""):
+                continue
+            other = new.get(metric, "missing")
+            records.append(
+                {
+                    "model": key[0],
+                    "mode": key[1],
+                    "metric": metric,
+                    "status": compare_value(value, other, rtol),
+                    "committed": value,
+                    "reproduced": other,
+                }
+            )
+    return records
+
+
+def fingerprint_lines(committed: Mapping[str, str], here: Mapping[str, str]) -> list[str]:
+    """Both fingerprints side by side, key by key, the differing keys marked."""
+    lines = []
+    for key in dict.fromkeys([*committed, *here]):
+        old, new = committed.get(key, "-"), here.get(key, "-")
+        lines.append(f"  {'*' if old != new else ' '} {key}: {old} | {new}")
+    return lines
+
+
+def copy_pipeline(repo: Path, target: Path) -> None:
+    """The pipeline's code, params and vendored data, without any output."""
+    for name in PIPELINE_FILES:
+        source, copy = repo / name, target / name
+        if source.is_dir():
+            shutil.copytree(
+                source, copy, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True
+            )
+        elif source.exists():
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, copy)
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def reproduce_rows(copy: Path, models: Sequence[str], cores: int) -> list[dict[str, str]]:
+    """Run the pipeline in `copy` up to the verification of `models` ("study/wL/arch")
+    and return their summary rows, as the summarize step would write them."""
+    from forecastlab.io import read_json
+    from forecastlab.summary import summary_rows, write_csv
+
+    targets = [
+        path
+        for name in models
+        for path in (f"results/eval/{name}/eval.json", f"results/verify/{name}/verify.json")
+    ]
+    environment = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{copy}/mlflow.db"}
+    done = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", str(cores), *targets],
+        cwd=copy,
+        env=environment,
+        stdout=sys.stderr,
+        stderr=sys.stderr,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the pipeline failed in {copy} (exit {done.returncode}): see above")
+    rows = []
+    for name in models:
+        study, window, arch = name.split("/")
+        run = {"study": study, "window": int(window.removeprefix("w")), "arch": arch}
+        rows += summary_rows(
+            run,
+            read_json(copy / f"results/eval/{name}/eval.json"),
+            read_json(copy / f"models/{name}/history.json"),
+            read_json(copy / f"results/verify/{name}/verify.json"),
+        )
+    # Through the CSV writer and back, so both sides are text as summary.csv holds it.
+    write_csv(copy / "reproduced.csv", rows)
+    return read_rows(copy / "reproduced.csv")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m forecastlab.reproduce",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("selection", nargs="*", help="study, study/wL or study/wL/arch")
+    parser.add_argument("--rtol", type=float, default=1e-6, help="relative tolerance")
+    parser.add_argument("--cores", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--repo", type=Path, default=Path("."), help="checkout to reproduce")
+    parser.add_argument(
+        "--keep", type=Path, help="run in this folder and keep it (a rerun redoes what changed)"
+    )
+    args = parser.parse_args(argv)
+
+    repo = args.repo.resolve()
+    summary = repo / "results/summary.csv"
+    try:
+        committed = select(read_rows(summary), args.selection)
+    except (OSError, ValueError) as error:
+        print(f"error: {summary}: {error}", file=sys.stderr)
+        return 2
+    models = list(dict.fromkeys(model_name(r) for r in committed))
+    print(f"reproducing {len(models)} model(s) in a temporary copy of {repo.name}", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="forecastlab-reproduce-") as scratch:
+        copy = args.keep.resolve() if args.keep else Path(scratch)
+        copy_pipeline(repo, copy)
+        try:
+            reproduced = reproduce_rows(copy, models, args.cores)
+        except RuntimeError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+
+    records = compare(committed, reproduced, args.rtol)
+    for r in records:
+        shown = (
+            r["committed"] if r["status"] == "bitwise" else f"{r['committed']} -> {r['reproduced']}"
+        )
+        print(f"{r['model']:<36} {r['mode']:<17} {r['metric']:<22} {r['status']:<12} {shown}")
+    counts = {
+        s: sum(r["status"] == s for r in records) for s in ("bitwise", "within rtol", "different")
+    }
+    print(
+        f"{len(records)} metrics of {len(models)} model(s): {counts['bitwise']} bitwise equal, "
+        f"{counts['within rtol']} equal within rtol {args.rtol:g}, {counts['different']} different"
+    )
+    old_ids = {r["fingerprint"] for r in committed}
+    here = fingerprint()
+    if old_ids != {fingerprint_id(here)}:
+        saved = json.loads((repo / "results/environment.json").read_text())
+        for old_id in sorted(old_ids):
+            print(f"fingerprints differ: committed {old_id} | here {fingerprint_id(here)}")
+            print("\n".join(fingerprint_lines(saved.get(old_id.split("/")[0], {}), here)))
+    return 1 if counts["different"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
