@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+import forecastlab  # noqa: F401  (pins the numerics before TensorFlow loads)
+
 
 def best_of(repeats: int, work, *args, **kwargs) -> tuple[float, object]:
     """Fastest of `repeats` calls of work(*args, **kwargs), and its result."""

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+import forecastlab  # noqa: F401  (pins the numerics before TensorFlow loads)
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+import forecastlab  # noqa: F401  (pins the numerics before TensorFlow loads)
+
 STUDY = "daily_min_temperatures"
 TOLERANCE = 1e-5
 
