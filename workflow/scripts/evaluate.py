@@ -68,11 +68,12 @@ def evaluate(args: argparse.Namespace, uri: str, run_id: str) -> None:
         stateful_warm_predict,
         stateless_predict,
     )
-    from forecastlab.models import ModelFileError, load_model
     from forecastlab.training import configure_determinism
 
     configure_determinism(args.seed, args.threads)
     hp, target, length = args.hyperparams, args.hyperparams["target"], args.length
+    from forecastlab.models import ModelFileError, load_model
+
     try:
         model = load_model(args.model)
     except ModelFileError as err:
