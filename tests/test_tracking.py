@@ -1,5 +1,6 @@
 import http.server
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -11,6 +12,7 @@ from mlflow.tracking import MlflowClient
 from forecastlab.tracking import (
     check_server,
     ensure_run,
+    failing_run,
     finish_run,
     flatten,
     init_store,
@@ -18,6 +20,7 @@ from forecastlab.tracking import (
     log_history,
     log_results,
     start_run,
+    supersede_runs,
     tracking_uri,
 )
 from tests.conftest import REPO, free_port
@@ -76,6 +79,48 @@ def test_a_run_missing_from_this_store_is_replaced_once(tmp_path):
     assert ensure_run(uri, "sine/w5/rnn1", stranger) == replacement  # evaluate, then verify
     run = MlflowClient(uri).get_run(replacement)
     assert run.info.run_name == "sine/w5/rnn1" and run.data.tags["trained_in_run"] == stranger
+
+
+def test_a_failing_job_closes_its_run_as_failed_and_a_retry_resumes_it(tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    init_store(uri, ["sine"])
+    run_id = start_run(uri, "sine", "sine/w2/rnn1", {}, {})
+    client = MlflowClient(uri)
+    with pytest.raises(ValueError), failing_run(uri, run_id):
+        raise ValueError("bad weights")
+    run = client.get_run(run_id)
+    assert run.info.status == "FAILED"
+    assert run.data.tags["mlflow.note.content"] == "Failed: ValueError: bad weights"
+    with failing_run(uri, run_id):  # the job's next attempt (evaluate, verify) resumes it
+        assert client.get_run(run_id).info.status == "RUNNING"
+    assert "mlflow.note.content" not in client.get_run(run_id).data.tags
+    with pytest.raises(SystemExit) as stopped, failing_run(uri, run_id):
+        os.kill(os.getpid(), signal.SIGTERM)  # what a cluster's time limit sends first
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert client.get_run(run_id).info.status == "FAILED"
+
+
+def test_a_rerun_supersedes_the_runs_its_killed_attempts_left_running(tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    init_store(uri, ["sine"])
+    here, there = {"checkout": "/work/a"}, {"checkout": "/work/b"}
+    killed = [start_run(uri, "sine", "sine/w2/rnn1", {}, here) for _ in range(2)]
+    finished = start_run(uri, "sine", "sine/w2/rnn1", {}, here)
+    finish_run(uri, finished)
+    elsewhere = start_run(uri, "sine", "sine/w2/rnn1", {}, there)  # another clone, running
+    other = start_run(uri, "sine", "sine/w5/rnn1", {}, here)  # another model, running
+    rerun = start_run(uri, "sine", "sine/w2/rnn1", {}, here)
+    assert sorted(supersede_runs(uri, rerun)) == sorted(killed)
+    client = MlflowClient(uri)
+    for run_id in killed:
+        run = client.get_run(run_id)
+        assert run.info.status == "FAILED" and run.data.tags["superseded_by"] == rerun
+        assert run.data.tags["mlflow.note.content"] == (
+            f"Superseded by run {rerun}: the job of this run ended without closing it "
+            "(killed), and its rerun logs there."
+        )
+    assert client.get_run(finished).info.status == "FINISHED"
+    assert [client.get_run(r).info.status for r in (elsewhere, other, rerun)] == ["RUNNING"] * 3
 
 
 LOGGER = """

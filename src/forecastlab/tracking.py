@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -204,3 +207,68 @@ def log_figures(uri: str, run_id: str, figures: Mapping[str, Any]) -> None:
 def finish_run(uri: str, run_id: str) -> None:
     """Mark the run finished (the last job that writes to it calls this)."""
     MlflowClient(uri).set_terminated(run_id, "FINISHED")
+
+
+def fail_run(uri: str, run_id: str, reason: str) -> None:
+    """Mark the run FAILED, with `reason` as its description (shown in the MLflow UI)."""
+    client = MlflowClient(uri)
+    client.set_tag(run_id, "mlflow.note.content", reason)
+    client.set_terminated(run_id, "FAILED")
+
+
+@contextmanager
+def failing_run(uri: str, run_id: str) -> Iterator[None]:
+    """Mark the run FAILED if the block raises, exits or is interrupted (SIGINT, SIGTERM
+    as a cluster's time limit sends it), then let the error go on.
+
+    SIGKILL (an out-of-memory kill, `kill -9`) cannot be caught: the job's rerun
+    supersedes that run instead (`supersede_runs`). A run that an earlier attempt of
+    the same job left FAILED is RUNNING again while this attempt resumes it.
+    """
+
+    def terminate(signum: int, _frame: object) -> None:
+        sys.exit(128 + signum)
+
+    client = MlflowClient(uri)
+    if client.get_run(run_id).info.status == "FAILED":
+        client.update_run(run_id, status="RUNNING")
+        client.delete_tag(run_id, "mlflow.note.content")
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    except BaseException as error:
+        fail_run(uri, run_id, f"Failed: {type(error).__name__}: {error}")
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def supersede_runs(uri: str, run_id: str) -> list[str]:
+    """Mark FAILED the older runs of `run_id`'s name, experiment and checkout (its
+    `checkout` tag) still RUNNING, tagged `superseded_by` it; return their ids.
+
+    A job starts a new run only when it reruns, so an older run of that name still
+    RUNNING belonged to a job that was killed before it could close it (see
+    `failing_run`). Runs of other checkouts that log to the same server may be running
+    now, and are left alone.
+    """
+    client = MlflowClient(uri)
+    run = client.get_run(run_id)
+    name = run.info.run_name.replace("'", "\\'")
+    query = f"attributes.run_name = '{name}' AND attributes.status = 'RUNNING'"
+    if "checkout" in run.data.tags:
+        query += f" AND tags.checkout = '{run.data.tags['checkout']}'"
+    stale = [
+        found.info.run_id
+        for found in client.search_runs([run.info.experiment_id], query, max_results=1000)
+        if found.info.run_id != run_id and found.info.start_time <= run.info.start_time
+    ]
+    for old in stale:
+        client.set_tag(old, "superseded_by", run_id)
+        fail_run(
+            uri,
+            old,
+            f"Superseded by run {run_id}: the job of this run ended without closing it "
+            "(killed), and its rerun logs there.",
+        )
+    return stale
