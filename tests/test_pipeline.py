@@ -204,6 +204,9 @@ def test_mlflow_server_serves_every_run_over_rest(repo):
             f"{base}/experiments/get-by-name?experiment_name=sine"
         ) as answer:
             experiment = json.load(answer)["experiment"]
+        # The UI opens the experiment on its runs table, not on a GenAI overview.
+        tags = {t["key"]: t["value"] for t in experiment["tags"]}
+        assert tags["mlflow.experimentKind"] == "custom_model_development"
         found = post(f"{base}/runs/search", {"experiment_ids": [experiment["experiment_id"]]})[
             "runs"
         ]

@@ -45,6 +45,8 @@ def test_a_run_receives_params_history_results_and_artifacts(tmp_path):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     ids = init_store(uri, ["sine"])
     assert init_store(uri, ["sine"]) == ids  # idempotent
+    experiment = MlflowClient(uri).get_experiment(ids["sine"])
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     run_id = start_run(
         uri, "sine", "sine/w2/rnn1", {"window": 2, "model": {"units": 1}}, {"git_commit": "abc"}
     )

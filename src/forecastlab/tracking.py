@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 # MLflow refuses batches larger than this.
 _BATCH = 1000
+# MLflow 3's UI opens an experiment of this kind on its runs table (model training),
+# rather than on its GenAI overview of traces.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 
 
 def tracking_uri(root: str | Path = ".") -> str:
@@ -76,7 +79,8 @@ def _artifact_location(uri: str, name: str) -> str | None:
 
 
 def init_store(uri: str, experiments: Iterable[str]) -> dict[str, str]:
-    """Create the store (if new) and each experiment (if missing); return name -> id."""
+    """Create the store (if new) and each experiment (if missing), tagged with
+    EXPERIMENT_KIND; return name -> id."""
     client = MlflowClient(uri)
     ids = {}
     for name in experiments:
@@ -86,6 +90,8 @@ def init_store(uri: str, experiments: Iterable[str]) -> dict[str, str]:
             if found
             else client.create_experiment(name, artifact_location=_artifact_location(uri, name))
         )
+        for key, value in EXPERIMENT_KIND.items():
+            client.set_experiment_tag(ids[name], key, value)
     return ids
 
 

@@ -5,14 +5,24 @@ import os
 import sys
 from pathlib import Path
 
+from snakemake.settings.types import DeploymentMethod
+
 from forecastlab.architectures import applies
 
 # Jobs inherit these. The interpreter running Snakemake has forecastlab installed, so its
 # folder goes first on PATH and a rule's `python` is that interpreter even when the
 # virtual environment was not activated. TF_CPP_MIN_LOG_LEVEL keeps TensorFlow's C++
 # start-up chatter out of the logs.
-os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+os.environ.update(
+    PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# With --software-deployment-method conda, jobs run in the envs/ environments, which hold
+# the pinned packages but not forecastlab: they import it from the workflow's src/.
+if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
+    os.environ.update(
+        PYTHONPATH=os.pathsep.join([f"{workflow.basedir}/src", os.environ.get("PYTHONPATH", "")])
+    )
 STUDIES = config["studies"]
 
 
