@@ -57,7 +57,9 @@ class ModelFileError(ValueError):
 
 
 def load_model(path: str | Path) -> keras.Model:
-    """A model saved by `model.save`: a `.keras` file, which is a zip archive.
+    """A model saved by `model.save` (a `.keras` file, which is a zip archive), to predict
+    with: uncompiled, so no optimizer state is read (a statefully trained model saves an
+    optimizer its window copy never built, which Keras would warn it skips).
 
     A truncated or corrupted file raises ModelFileError naming it (Keras itself reports
     any file it cannot open as "File not found").
@@ -74,7 +76,7 @@ def load_model(path: str | Path) -> keras.Model:
             f"{path}: corrupt model file ({damaged} in it fails its checksum); delete it to "
             "retrain the model"
         )
-    return keras.models.load_model(path)
+    return keras.models.load_model(path, compile=False)
 
 
 def keras_layer(layer: Layer, stateful: bool = False) -> keras.layers.Layer:
