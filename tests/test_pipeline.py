@@ -218,6 +218,14 @@ def test_mlflow_server_serves_every_run_over_rest(repo):
             tags = {t["key"]: t["value"] for t in found_run["data"]["tags"]}
             assert {k: tags[f"env.{k}"] for k in here} == here
             assert tags["env.fingerprint"] == fingerprint_id(here)
+            # The windows it was trained and scored on, as datasets with their digests.
+            datasets = {
+                d["dataset"]["name"]: d["dataset"]["digest"]
+                for d in found_run["inputs"]["dataset_inputs"]
+            }
+            window = found_run["info"]["run_name"].split("/")[1]
+            assert set(datasets) == {f"sine/{window}/train", f"sine/{window}/test"}
+            assert all(datasets.values())
             metrics = {m["key"] for m in found_run["data"]["metrics"]}
             assert {"stateless_mse", "stateless_mase", "verify_stateless_max_abs_error"} <= metrics
             if found_run["info"]["run_name"].endswith("/rnn1"):

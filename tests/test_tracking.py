@@ -6,6 +6,7 @@ import sys
 import threading
 import time
 
+import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -19,6 +20,7 @@ from forecastlab.tracking import (
     is_server,
     log_history,
     log_results,
+    log_window_datasets,
     start_run,
     supersede_runs,
     tracking_uri,
@@ -68,6 +70,27 @@ def test_a_run_receives_params_history_results_and_artifacts(tmp_path):
     losses = client.get_metric_history(run_id, "loss")
     assert sorted(m.step for m in losses) == list(range(1500))
     assert [a.path for a in client.list_artifacts(run_id)] == ["weights.npz"]
+
+
+def test_each_part_of_the_windows_is_a_dataset_input_with_its_digest(tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    init_store(uri, ["sine"])
+    run_id = start_run(uri, "sine", "sine/w2/rnn1", {}, {})
+    rng = np.random.default_rng(0)
+    windows = {
+        f"{part}_{kind}": rng.normal(size=(n, 2, 1)).astype("float32")
+        for part, n in (("train", 6), ("test", 3))
+        for kind in ("inputs", "targets_next", "targets_shifted")
+    }
+    log_window_datasets(uri, run_id, windows, "sine/w2", "data/windows/sine/w2.npz")
+    inputs = MlflowClient(uri).get_run(run_id).inputs.dataset_inputs
+    by_context = {
+        {t.key: t.value for t in i.tags}["mlflow.data.context"]: i.dataset for i in inputs
+    }
+    assert set(by_context) == {"training", "test"}
+    assert by_context["training"].name == "sine/w2/train"
+    assert by_context["training"].digest != by_context["test"].digest
+    assert '"features_shape": [6, 2, 1]' in by_context["training"].profile
 
 
 def test_a_run_missing_from_this_store_is_replaced_once(tmp_path):

@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -166,6 +167,41 @@ def ensure_run(uri: str, name: str, run_id: str) -> str:
             return found[0].info.run_id
     log.warning("MLflow run %s is not in %s: logging to a new run %s", run_id, uri, name)
     return start_run(uri, name.split("/")[0], name, {}, {"trained_in_run": run_id})
+
+
+# The parts of a windows file, as MLflow names a dataset's role in a run.
+_CONTEXTS = {"train": "training", "validation": "validation", "test": "test"}
+
+
+def log_window_datasets(
+    uri: str, run_id: str, windows: Mapping[str, Any], name: str, source: str
+) -> None:
+    """Each part's windows (its inputs, and its targets by kind) as a dataset input of the
+    run, named `name`/part, with MLflow's digest of the arrays and the part as context, so
+    the UI's Dataset column and lineage show what the model was trained and scored on.
+
+    windows as a windows file holds them: <part>_inputs (m, L, 1), <part>_targets_<kind>.
+    """
+    from mlflow.data import from_numpy
+    from mlflow.entities import DatasetInput, InputTag
+
+    datasets = []
+    for part, context in _CONTEXTS.items():
+        if f"{part}_inputs" not in windows:
+            continue
+        prefix = f"{part}_targets_"
+        targets = {k.removeprefix(prefix): v for k, v in windows.items() if k.startswith(prefix)}
+        with warnings.catch_warnings():
+            # MLflow registers its local-file source twice and warns that a path matches
+            # both; either is the same source.
+            warnings.filterwarnings("ignore", "The specified dataset source can be interpreted")
+            dataset = from_numpy(
+                windows[f"{part}_inputs"], source=source, targets=targets, name=f"{name}/{part}"
+            )
+        tags = [InputTag("mlflow.data.context", context)]
+        # MLflow's own log_input converts a dataset the same way, for the active run only.
+        datasets.append(DatasetInput(dataset._to_mlflow_entity(), tags))
+    MlflowClient(uri).log_inputs(run_id, datasets=datasets)
 
 
 def log_history(uri: str, run_id: str, history: Mapping[str, list[float]]) -> None:

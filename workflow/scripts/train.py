@@ -16,6 +16,7 @@ from forecastlab.tracking import (
     git_commit,
     log_history,
     log_results,
+    log_window_datasets,
     start_run,
     supersede_runs,
     tracking_uri,
@@ -66,6 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.info("%s: %d weights, MLflow run %s", name, weights_count, run_id)
     for stale in supersede_runs(uri, run_id):
         logging.info("%s: MLflow run %s of a killed attempt marked FAILED", name, stale)
+    log_window_datasets(uri, run_id, windows, f"{args.study}/w{args.length}", args.windows)
     # A failure from here on closes the run as FAILED.
     with failing_run(uri, run_id):
         started = time.perf_counter()
