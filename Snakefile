@@ -3,17 +3,26 @@
 #   params.yaml -> acquire -> split -> window -> train -> evaluate -> verify -> report
 #
 # Every experiment is defined in params.yaml, validated below before any job starts.
+# FORECASTLAB_PARAMS=other.yaml runs on another params file in its place; Snakemake's
+# --configfile merges a file over it instead (README: Everyday commands).
+
+import os
 
 from forecastlab.config import load_yaml, params_hash, validate_params
 
+PARAMS_FILE = os.environ.get("FORECASTLAB_PARAMS", "params.yaml")
+# Read once before Snakemake does: its own message for a YAML syntax error names
+# neither the file nor the line.
+load_yaml(PARAMS_FILE)
 
-configfile: "params.yaml"
+
+configfile: PARAMS_FILE
 
 
 validate_params(
     config,
     load_yaml(f"{workflow.basedir}/workflow/schemas/params.schema.yaml"),
-    source=", ".join(map(str, workflow.configfiles)) or "params.yaml",
+    source=", ".join(map(str, workflow.configfiles)),
 )
 
 
@@ -36,28 +45,30 @@ onstart:
     )
 
 
+# Every file the workflow makes, not only the last ones: a failed or killed job's outputs
+# are removed, and a file that is only another job's input would then stay missing while
+# the results made from it still look current.
 rule all:
     input:
-        every_window(),
-        "reports/index.html" if studies_with_runs() else [],
+        every_file(),
 
 
 # One target per phase; dvc.yaml's stages run these.
 rule all_windows:
     input:
-        every_window(),
+        phase_files("data"),
 
 
 rule all_models:
     input:
-        every("weights"),
+        phase_files("train"),
 
 
 rule all_evaluations:
     input:
-        every("eval"),
+        phase_files("evaluate"),
 
 
 rule all_verifications:
     input:
-        every("verify"),
+        phase_files("verify"),

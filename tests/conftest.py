@@ -159,12 +159,18 @@ def tiny_windows() -> dict:
     return {"train_inputs": inputs, **{f"train_targets_{k}": v for k, v in targets.items()}}
 
 
-def run(cmd: list[str], cwd: Path, check: bool = True, **env: str) -> subprocess.CompletedProcess:
-    """Run a command from the venv's bin folder, capturing text output."""
+def command_env(**env: str) -> dict[str, str]:
+    """The environment of a pipeline command: the venv's bin folder first, the default
+    MLflow store, no DVC analytics, plus `env`."""
     environment = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **env}
     environment.pop("MLFLOW_TRACKING_URI", None)
     environment["DVC_NO_ANALYTICS"] = "1"
-    result = subprocess.run(cmd, cwd=cwd, env=environment, capture_output=True, text=True)
+    return environment
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True, **env: str) -> subprocess.CompletedProcess:
+    """Run a command from the venv's bin folder, capturing text output."""
+    result = subprocess.run(cmd, cwd=cwd, env=command_env(**env), capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(
             f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"

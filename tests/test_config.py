@@ -163,3 +163,113 @@ def test_study_keys_that_depend_on_each_other(study, change, expected):
     with pytest.raises(ParamsError) as error:
         validate_params(params, SCHEMA, source="tiny.yaml")
     assert str(error.value) == f"tiny.yaml is invalid:\n  {expected}"
+
+
+@pytest.mark.parametrize(
+    ("study", "key", "change", "expected"),
+    [
+        (
+            "sine",
+            "windows",
+            {"lengths": [2, 60]},
+            "studies.sine.windows.lengths[1]: a window of 60 and its targets need 61 points, "
+            "but the test part has 51 (of 201)",
+        ),
+        (
+            "sine",
+            "windows",
+            {"lengths": [160]},
+            "studies.sine.windows.lengths[0]: a window of 160 and its targets need 161 points, "
+            "but the train part has 150 (of 201)",
+        ),
+        (  # a csv study: its size is the vendored file's row count
+            "spots",
+            "windows",
+            {"lengths": [12, 300]},
+            "studies.spots.windows.lengths[1]: a window of 300 and its targets need 301 points, "
+            "but the validation part has 282 (of 2820)",
+        ),
+        (
+            "book",
+            "windows",
+            {"lengths": [55]},
+            "studies.book.windows.lengths[0]: a window of 55 and its targets need 65 steps, "
+            "but each series has source.n_steps 60",
+        ),
+        (
+            "sine",
+            "split",
+            {"validation_share": 0.4, "test_share": 0.6},
+            "studies.sine.split: validation_share 0.4 and test_share 0.6 add up to 1, "
+            "leaving no training part",
+        ),
+        (
+            "book",
+            "split",
+            {"test_size": 40},
+            "studies.book.split: a split of 40 leaves no training part (validation 8, test 40)",
+        ),
+    ],
+)
+def test_sizes_are_checked_from_params_alone(study, key, change, expected, monkeypatch):
+    monkeypatch.chdir(REPO)  # where the csv study's vendored file is found, as in a run
+    params = tiny_params()
+    params["studies"][study][key].update(change)
+    with pytest.raises(ParamsError) as error:
+        validate_params(params, SCHEMA, source="tiny.yaml")
+    assert str(error.value) == f"tiny.yaml is invalid:\n  {expected}"
+
+
+def test_whole_numbers_written_as_floats_become_integers():
+    params = tiny_params()
+    sine = params["studies"]["sine"]
+    sine["seed"], sine["windows"]["lengths"] = 3.0, [2.0, 5]
+    sine["models"]["rnn1"] |= {"epochs": 1.0e3, "units": 1.0, "learning_rate": 1.0}
+    params["studies"]["book"]["models"]["seq2seq"]["units"] = [4.0, 4]
+    studies = validate_params(params, SCHEMA)["studies"]
+    rnn1 = studies["sine"]["models"]["rnn1"]
+    assert [studies["sine"]["seed"], *studies["sine"]["windows"]["lengths"]] == [3, 2, 5]
+    assert [rnn1["epochs"], rnn1["units"], *studies["book"]["models"]["seq2seq"]["units"]] == [
+        1000,
+        1,
+        4,
+        4,
+    ]
+    assert all(
+        type(value) is int
+        for value in (
+            studies["sine"]["seed"],
+            rnn1["epochs"],
+            studies["sine"]["windows"]["lengths"][0],
+        )
+    )
+    assert type(rnn1["learning_rate"]) is float  # a number, not an integer, stays as written
+    sine["seed"] = 3.5
+    with pytest.raises(ParamsError) as error:
+        validate_params(params, SCHEMA, source="tiny.yaml")
+    assert (
+        str(error.value)
+        == "tiny.yaml is invalid:\n  studies.sine.seed: 3.5 is not of type 'integer'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "studies:\n  sine:\n\tseed: 7\n",
+            "3: not valid YAML: found character '\\t' that cannot start any token (column 1; "
+            "indent with spaces, YAML allows no tabs)",
+        ),
+        (
+            "studies:\n  sine: {seed: 7\n",
+            "3: not valid YAML: expected ',' or '}', but got '<stream end>' (column 1)",
+        ),
+    ],
+)
+def test_yaml_syntax_errors_name_file_and_line(tmp_path, text, expected):
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    with pytest.raises(ParamsError) as error:
+        load_yaml(path)
+    assert str(error.value) == f"{path}:{expected}"

@@ -1,3 +1,4 @@
+import gzip
 import hashlib
 import http.server
 import shutil
@@ -27,7 +28,7 @@ from forecastlab.data import (
     unscale,
     write_series,
 )
-from tests.conftest import REPO
+from tests.conftest import REPO, free_port
 
 SUNSPOTS = REPO / "data/external/monthly-sunspots.csv"
 SUNSPOTS_SHA = "c4ec8cc57d9f6fb6ecdb3e1f37f25b6f4badd5124c55931052b0cd2fc3bc71f3"
@@ -108,6 +109,41 @@ def test_bad_rows_name_file_and_line(content, message):
     assert str(error.value) == message
 
 
+def test_lone_carriage_returns_end_lines_like_newlines():
+    lines = ['"Month","x"', '"1949-01",1', '"1949-02",2.5']
+    dates, values = parse_dated_csv("\r".join(lines) + "\r", "s.csv")
+    assert dates == ["1949-01", "1949-02"] and values.tolist() == [1.0, 2.5]
+    with pytest.raises(DataError, match=r"^s\.csv:3: value 'x' is not a number$"):
+        parse_dated_csv("\r".join([*lines[:2], '"1949-02",x']), "s.csv")
+
+
+def test_a_row_the_csv_module_cannot_read_names_file_and_line():
+    content = '"Month","x"\n"1949-01",1\n"1949-02","' + "9" * 200_000 + '"\n'
+    with pytest.raises(DataError) as error:
+        parse_dated_csv(content, "s.csv")
+    assert str(error.value) == "s.csv:3: not valid CSV: field larger than field limit (131072)"
+
+
+def test_compressed_bytes_under_a_csv_name_name_the_file(tmp_path):
+    packed = tmp_path / "packed.csv"
+    packed.write_bytes(gzip.compress(SUNSPOTS.read_bytes(), mtime=0))
+    sha = hashlib.sha256(packed.read_bytes()).hexdigest()
+    source = {"kind": "csv", "file": str(packed), "sha256": sha, "download": False}
+    expected = f"{packed}:1: not UTF-8 text (byte 0x8b at offset 1); is it compressed or binary?"
+    with pytest.raises(DataError) as error:
+        load_series(source, seed=0)
+    assert str(error.value) == expected
+    with pytest.raises(DataError) as error:
+        read_series(packed)
+    assert str(error.value) == expected
+
+
+def test_a_missing_data_file_is_named(tmp_path):
+    with pytest.raises(DataError) as error:
+        read_series(tmp_path / "gone.csv")
+    assert str(error.value) == f"{tmp_path / 'gone.csv'}: cannot be read: No such file or directory"
+
+
 def test_a_corrupted_vendored_copy_is_refused(tmp_path):
     copy = tmp_path / "monthly-sunspots.csv"
     copy.write_bytes(SUNSPOTS.read_bytes().replace(b"58.0", b"58.1", 1))
@@ -153,7 +189,21 @@ def test_download_accepts_the_right_bytes_and_refuses_altered_ones(http_root):
         load_series(source, seed=0)
 
 
-def test_failed_download_falls_back_to_the_vendored_copy(http_root, caplog):
+def test_without_a_server_the_download_falls_back_to_the_vendored_copy(caplog):
+    source = {
+        "kind": "csv",
+        "file": str(SUNSPOTS),
+        "sha256": SUNSPOTS_SHA,
+        "download": True,
+        "url": f"http://127.0.0.1:{free_port()}/monthly-sunspots.csv",  # nothing listens
+        "timeout": 5,
+    }
+    dates, values = load_series(source, seed=0)
+    assert len(values) == 2820
+    assert "Connection refused" in caplog.text and "using the vendored copy" in caplog.text
+
+
+def test_an_http_error_stops_the_download_naming_url_and_status(http_root):
     _, base = http_root
     source = {
         "kind": "csv",
@@ -163,9 +213,9 @@ def test_failed_download_falls_back_to_the_vendored_copy(http_root, caplog):
         "url": f"{base}/missing.csv",
         "timeout": 5,
     }
-    dates, values = load_series(source, seed=0)
-    assert len(values) == 2820
-    assert "download of" in caplog.text and "using the vendored copy" in caplog.text
+    with pytest.raises(DataError) as error:
+        load_series(source, seed=0)
+    assert str(error.value) == f"{base}/missing.csv: download failed: HTTP 404 File not found"
 
 
 @pytest.mark.parametrize("kind", ["sine", "random_walk", "textbook"])
@@ -202,8 +252,17 @@ def test_split_sizes_follow_the_tutorials():
     assert split_sizes(2820, test_share=0.2) == (2256, 0, 564)  # sunspots
     assert split_sizes(222, test_share=0.25, test_size=21) == (201, 0, 21)  # random walk
     assert split_sizes(10000, 0.25, validation_size=2000, test_size=1000) == (7000, 2000, 1000)
-    with pytest.raises(ValueError, match="a split of 10 into train 0, validation 0 and test 10"):
+    with pytest.raises(ValueError) as error:
         split_sizes(10, test_share=0.25, test_size=10)
+    assert str(error.value) == "a split of 10 leaves no training part (validation 0, test 10)"
+    with pytest.raises(ValueError) as error:
+        split_sizes(3, test_share=0.25, validation_size=1)
+    assert str(error.value) == "a split of 3 leaves no test part (train 2, validation 1)"
+    with pytest.raises(ValueError) as error:
+        split_sizes(730, test_share=0.5, validation_share=0.5)
+    assert str(error.value) == (
+        "validation_share 0.5 and test_share 0.5 add up to 1, leaving no training part"
+    )
 
 
 @given(n=st.integers(3, 500), test=st.floats(0.01, 0.5), val=st.floats(0.0, 0.4))

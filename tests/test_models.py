@@ -1,3 +1,5 @@
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -5,10 +7,12 @@ import pytest
 from forecastlab.architectures import ARCHITECTURES, architecture, target_steps
 from forecastlab.config import load_yaml
 from forecastlab.models import (
+    ModelFileError,
     build_model,
     compile_model,
     copy_weights,
     export_weights,
+    load_model,
     parameter_count,
 )
 from forecastlab.training import train
@@ -85,8 +89,33 @@ def test_every_architecture_trains_saves_loads_and_predicts_the_same(tmp_path, a
         assert before == after == {}
     path = tmp_path / "m.keras"
     model.save(path)
-    loaded = keras.models.load_model(path)  # no custom_objects, LayerNorm cell included
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = load_model(path)  # no custom_objects, LayerNorm cell included
+    # A statefully trained model's optimizer lives in its twin: loading skips it silently.
+    assert not [w for w in caught if "Skipping variable loading" in str(w.message)]
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_a_truncated_or_corrupted_model_file_is_named_as_such(tmp_path):
+    path = tmp_path / "model.keras"
+    build_model("rnn1", tiny_model_hp("rnn1"), TINY_LENGTH).save(path)
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(ModelFileError) as error:
+        load_model(path)
+    assert str(error.value) == (
+        f"{path}: corrupt or truncated model file (File is not a zip file); "
+        "delete it to retrain the model"
+    )
+    first = whole.index(b"config.json") + len("config.json") + 5  # inside its stored bytes
+    path.write_bytes(whole[:first] + bytes([whole[first] ^ 0xFF]) + whole[first + 1 :])
+    with pytest.raises(ModelFileError) as error:
+        load_model(path)
+    assert str(error.value) == (
+        f"{path}: corrupt model file (config.json in it fails its checksum); "
+        "delete it to retrain the model"
+    )
 
 
 def test_conv_gru_outputs_line_up_with_the_textbooks_strided_targets():

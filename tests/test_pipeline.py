@@ -18,7 +18,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from forecastlab.numerics import fingerprint, fingerprint_id
-from tests.conftest import BIN, free_port, make_pipeline_copy, run, tiny_params, wait_for
+from tests.conftest import BIN, REPO, free_port, make_pipeline_copy, run, tiny_params, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -204,6 +204,9 @@ def test_mlflow_server_serves_every_run_over_rest(repo):
             f"{base}/experiments/get-by-name?experiment_name=sine"
         ) as answer:
             experiment = json.load(answer)["experiment"]
+        # The UI opens the experiment on its runs table, not on a GenAI overview.
+        tags = {t["key"]: t["value"] for t in experiment["tags"]}
+        assert tags["mlflow.experimentKind"] == "custom_model_development"
         found = post(f"{base}/runs/search", {"experiment_ids": [experiment["experiment_id"]]})[
             "runs"
         ]
@@ -215,6 +218,14 @@ def test_mlflow_server_serves_every_run_over_rest(repo):
             tags = {t["key"]: t["value"] for t in found_run["data"]["tags"]}
             assert {k: tags[f"env.{k}"] for k in here} == here
             assert tags["env.fingerprint"] == fingerprint_id(here)
+            # The windows it was trained and scored on, as datasets with their digests.
+            datasets = {
+                d["dataset"]["name"]: d["dataset"]["digest"]
+                for d in found_run["inputs"]["dataset_inputs"]
+            }
+            window = found_run["info"]["run_name"].split("/")[1]
+            assert set(datasets) == {f"sine/{window}/train", f"sine/{window}/test"}
+            assert all(datasets.values())
             metrics = {m["key"] for m in found_run["data"]["metrics"]}
             assert {"stateless_mse", "stateless_mase", "verify_stateless_max_abs_error"} <= metrics
             if found_run["info"]["run_name"].endswith("/rnn1"):
@@ -341,3 +352,72 @@ def test_bad_params_stop_snakemake_before_any_job(tmp_path, path, value, key):
     assert result.returncode != 0
     assert key in result.stdout + result.stderr
     assert not (repo / "data/raw").exists() and not (repo / "mlflow.db").exists()
+
+
+def dump_with(change) -> str:
+    """tiny_params as params.yaml text, after `change(text)`."""
+    return change(yaml.safe_dump(tiny_params(), sort_keys=False))
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda text: text.replace(
+                "lengths:\n      - 2\n      - 5", "lengths:\n      - 2\n      - 60"
+            ),
+            "params.yaml is invalid:\n  studies.sine.windows.lengths[1]: a window of 60 and its "
+            "targets need 61 points, but the test part has 51 (of 201)",
+        ),
+        (
+            lambda text: text.replace(
+                "test_share: 0.25", "test_share: 0.6\n      validation_share: 0.4"
+            ),
+            "params.yaml is invalid:\n  studies.sine.split: validation_share 0.4 and test_share 0.6 "
+            "add up to 1, leaving no training part",
+        ),
+        (
+            lambda text: text.replace("seed: 7", "seed: 3.5"),
+            "params.yaml is invalid:\n  studies.sine.seed: 3.5 is not of type 'integer'",
+        ),
+        (
+            lambda text: text.replace("    seed: 7", "\tseed: 7"),
+            "params.yaml:3: not valid YAML: found character '\\t' that cannot start any token "
+            "(column 1; indent with spaces, YAML allows no tabs)",
+        ),
+    ],
+)
+def test_params_checks_stop_a_dry_run_with_their_message(tmp_path, change, expected):
+    repo = make_pipeline_copy(tmp_path / "repo", tiny_params())
+    text = dump_with(change)
+    assert text != dump_with(lambda t: t)
+    (repo / "params.yaml").write_text(text)
+    result = run(["snakemake", "-n"], repo, check=False)
+    assert result.returncode != 0
+    assert expected in result.stdout + result.stderr
+    assert not (repo / "mlflow.db").exists()
+
+
+def test_whole_numbers_written_as_floats_run_as_integers(tmp_path):
+    repo = make_pipeline_copy(tmp_path / "repo", tiny_params())
+    text = dump_with(
+        lambda t: (
+            t.replace("seed: 7", "seed: 7.0")
+            .replace("epochs: 3", "epochs: 3.0e+0")
+            .replace("lengths:\n      - 2\n", "lengths:\n      - 2.0\n")
+        )
+    )
+    (repo / "params.yaml").write_text(text)
+    commands = run(["snakemake", "-n", "-p"], repo).stdout
+    assert "data/windows/sine/w2.npz" in commands and "w2.0" not in commands
+    assert "--seed 7 " in commands and '"epochs": 3,' in commands and "7.0" not in commands
+
+
+def test_another_params_file_replaces_params_yaml_and_configfile_merges_over_it(tmp_path):
+    repo = make_pipeline_copy(tmp_path / "repo", tiny_params())
+    (repo / "tiny.yaml").write_text((repo / "params.yaml").read_text())
+    (repo / "params.yaml").write_text((REPO / "params.yaml").read_text())  # the default grid
+    alone = run(["snakemake", "-n"], repo, FORECASTLAB_PARAMS="tiny.yaml").stdout
+    merged = run(["snakemake", "-n", "--configfile", "tiny.yaml"], repo).stdout
+    assert "data/raw/book.npz" in alone and "sine_noisy" not in alone
+    assert "data/raw/book.npz" in merged and "data/raw/sine_noisy.csv" in merged

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+from mlflow.tracking import MlflowClient
 
 from forecastlab.io import write_npz
 from tests.conftest import REPO
@@ -91,7 +92,8 @@ def test_verify_fails_naming_the_model_when_one_saved_weight_is_perturbed(tmp_pa
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     init_store(uri, ["sine"])
     history = tmp_path / "history.json"
-    history.write_text(json.dumps({"run_id": start_run(uri, "sine", "sine/w4/rnn1", {}, {})}))
+    run_id = start_run(uri, "sine", "sine/w4/rnn1", {}, {})
+    history.write_text(json.dumps({"run_id": run_id}))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
 
     def verify():
@@ -132,6 +134,9 @@ def test_verify_fails_naming_the_model_when_one_saved_weight_is_perturbed(tmp_pa
         result.stderr,
     ), result.stderr
     assert not (tmp_path / "verify.json").exists()
+    run = MlflowClient(uri).get_run(run_id)  # closed as FAILED, saying why
+    assert run.info.status == "FAILED"
+    assert run.data.tags["mlflow.note.content"] in result.stderr
 
 
 def test_split_names_study_file_and_line_of_a_bad_raw_row(tmp_path):

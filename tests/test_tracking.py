@@ -1,23 +1,28 @@
 import http.server
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
 
+import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
 from forecastlab.tracking import (
     check_server,
     ensure_run,
+    failing_run,
     finish_run,
     flatten,
     init_store,
     is_server,
     log_history,
     log_results,
+    log_window_datasets,
     start_run,
+    supersede_runs,
     tracking_uri,
 )
 from tests.conftest import REPO, free_port
@@ -42,6 +47,8 @@ def test_a_run_receives_params_history_results_and_artifacts(tmp_path):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     ids = init_store(uri, ["sine"])
     assert init_store(uri, ["sine"]) == ids  # idempotent
+    experiment = MlflowClient(uri).get_experiment(ids["sine"])
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     run_id = start_run(
         uri, "sine", "sine/w2/rnn1", {"window": 2, "model": {"units": 1}}, {"git_commit": "abc"}
     )
@@ -65,6 +72,27 @@ def test_a_run_receives_params_history_results_and_artifacts(tmp_path):
     assert [a.path for a in client.list_artifacts(run_id)] == ["weights.npz"]
 
 
+def test_each_part_of_the_windows_is_a_dataset_input_with_its_digest(tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    init_store(uri, ["sine"])
+    run_id = start_run(uri, "sine", "sine/w2/rnn1", {}, {})
+    rng = np.random.default_rng(0)
+    windows = {
+        f"{part}_{kind}": rng.normal(size=(n, 2, 1)).astype("float32")
+        for part, n in (("train", 6), ("test", 3))
+        for kind in ("inputs", "targets_next", "targets_shifted")
+    }
+    log_window_datasets(uri, run_id, windows, "sine/w2", "data/windows/sine/w2.npz")
+    inputs = MlflowClient(uri).get_run(run_id).inputs.dataset_inputs
+    by_context = {
+        {t.key: t.value for t in i.tags}["mlflow.data.context"]: i.dataset for i in inputs
+    }
+    assert set(by_context) == {"training", "test"}
+    assert by_context["training"].name == "sine/w2/train"
+    assert by_context["training"].digest != by_context["test"].digest
+    assert '"features_shape": [6, 2, 1]' in by_context["training"].profile
+
+
 def test_a_run_missing_from_this_store_is_replaced_once(tmp_path):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     init_store(uri, ["sine"])
@@ -76,6 +104,48 @@ def test_a_run_missing_from_this_store_is_replaced_once(tmp_path):
     assert ensure_run(uri, "sine/w5/rnn1", stranger) == replacement  # evaluate, then verify
     run = MlflowClient(uri).get_run(replacement)
     assert run.info.run_name == "sine/w5/rnn1" and run.data.tags["trained_in_run"] == stranger
+
+
+def test_a_failing_job_closes_its_run_as_failed_and_a_retry_resumes_it(tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    init_store(uri, ["sine"])
+    run_id = start_run(uri, "sine", "sine/w2/rnn1", {}, {})
+    client = MlflowClient(uri)
+    with pytest.raises(ValueError), failing_run(uri, run_id):
+        raise ValueError("bad weights")
+    run = client.get_run(run_id)
+    assert run.info.status == "FAILED"
+    assert run.data.tags["mlflow.note.content"] == "Failed: ValueError: bad weights"
+    with failing_run(uri, run_id):  # the job's next attempt (evaluate, verify) resumes it
+        assert client.get_run(run_id).info.status == "RUNNING"
+    assert "mlflow.note.content" not in client.get_run(run_id).data.tags
+    with pytest.raises(SystemExit) as stopped, failing_run(uri, run_id):
+        os.kill(os.getpid(), signal.SIGTERM)  # what a cluster's time limit sends first
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert client.get_run(run_id).info.status == "FAILED"
+
+
+def test_a_rerun_supersedes_the_runs_its_killed_attempts_left_running(tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    init_store(uri, ["sine"])
+    here, there = {"checkout": "/work/a"}, {"checkout": "/work/b"}
+    killed = [start_run(uri, "sine", "sine/w2/rnn1", {}, here) for _ in range(2)]
+    finished = start_run(uri, "sine", "sine/w2/rnn1", {}, here)
+    finish_run(uri, finished)
+    elsewhere = start_run(uri, "sine", "sine/w2/rnn1", {}, there)  # another clone, running
+    other = start_run(uri, "sine", "sine/w5/rnn1", {}, here)  # another model, running
+    rerun = start_run(uri, "sine", "sine/w2/rnn1", {}, here)
+    assert sorted(supersede_runs(uri, rerun)) == sorted(killed)
+    client = MlflowClient(uri)
+    for run_id in killed:
+        run = client.get_run(run_id)
+        assert run.info.status == "FAILED" and run.data.tags["superseded_by"] == rerun
+        assert run.data.tags["mlflow.note.content"] == (
+            f"Superseded by run {rerun}: the job of this run ended without closing it "
+            "(killed), and its rerun logs there."
+        )
+    assert client.get_run(finished).info.status == "FINISHED"
+    assert [client.get_run(r).info.status for r in (elsewhere, other, rerun)] == ["RUNNING"] * 3
 
 
 LOGGER = """

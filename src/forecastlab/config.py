@@ -15,6 +15,8 @@ import jsonschema
 import yaml
 
 from forecastlab.architectures import applies, architecture, output_size
+from forecastlab.data import source_size, split_sizes
+from forecastlab.windows import window_span
 
 
 class ParamsError(ValueError):
@@ -22,12 +24,21 @@ class ParamsError(ValueError):
 
 
 def load_yaml(path: str | Path) -> Any:
-    """Parse a YAML file, naming the file and line of a syntax error."""
+    """Parse a YAML file, naming the file and line of a syntax error (`path:line: ...`)."""
     try:
         with open(path) as handle:
             return yaml.safe_load(handle)
+    except OSError as err:
+        raise ParamsError(f"{path}: cannot be read: {err.strerror}") from None
     except yaml.YAMLError as err:
-        raise ParamsError(f"{path}: not valid YAML: {err}") from err
+        mark = getattr(err, "problem_mark", None)
+        if mark is None:
+            raise ParamsError(f"{path}: not valid YAML: {err}") from None
+        hint = "; indent with spaces, YAML allows no tabs" if "'\\t'" in str(err.problem) else ""
+        raise ParamsError(
+            f"{path}:{mark.line + 1}: not valid YAML: {err.problem} (column {mark.column + 1}"
+            f"{hint})"
+        ) from None
 
 
 def key_path(parts: Any) -> str:
@@ -82,9 +93,37 @@ def _fill_defaults(instance: Any, schema: Mapping[str, Any], root: Mapping[str, 
                 _fill_defaults(value, extra, root)
 
 
+def _whole_numbers(instance: Any, schema: Mapping[str, Any], root: Mapping[str, Any]) -> Any:
+    """`instance` with each float the schema wants as an integer made an int, in place
+    for mappings. JSON Schema counts 3.0 as an integer, and YAML reads `seed: 3.0` or
+    `epochs: 1.0e+3` as floats, which jobs would pass on as "3.0" (an argparse error, a
+    `w2.0` path, a TypeError in Keras); validation has already refused fractions."""
+    schema = _resolve(schema, root)
+    for branch in schema.get("oneOf", []):
+        instance = _whole_numbers(instance, branch, root)
+    if schema.get("type") == "integer" and isinstance(instance, float):
+        return int(instance)
+    if isinstance(instance, list) and "items" in schema:
+        return [_whole_numbers(item, schema["items"], root) for item in instance]
+    if isinstance(instance, dict):
+        for branch in schema.get("allOf", []):
+            if "if" in branch and jsonschema.Draft202012Validator(branch["if"]).is_valid(instance):
+                _whole_numbers(instance, branch["then"], root)
+        properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        for name, value in instance.items():
+            sub = properties.get(name, extra if isinstance(extra, dict) else None)
+            if sub is not None:
+                instance[name] = _whole_numbers(value, sub, root)
+    return instance
+
+
 def validate_params(params: Any, schema: Mapping[str, Any], source: str = "params.yaml") -> dict:
     """Check `params` against `schema`, fill defaults in place and return it.
 
+    Whole numbers written as floats where an integer is due (`seed: 3.0`) become ints.
+    Every check that params alone allow is made here, before any job: a csv study's
+    sizes come from its vendored file (read relative to the working directory).
     Raises ParamsError naming `source` and the first offending key.
     """
     if not isinstance(params, dict):
@@ -94,6 +133,7 @@ def validate_params(params: Any, schema: Mapping[str, Any], source: str = "param
     if errors:
         details = "\n  ".join(_describe(e) for e in errors)
         raise ParamsError(f"{source} is invalid:\n  {details}")
+    _whole_numbers(params, schema, schema)
     _fill_defaults(params, schema, schema)
     _check_cross_keys(params, source)
     return params
@@ -117,6 +157,35 @@ def _check_cross_keys(params: dict, source: str) -> None:
                 f"{where}.windows.cut: textbook studies (many short series) and only they "
                 "use cut: series"
             )
+        _check_sizes(spec, where)
+
+
+def _check_sizes(spec: dict, where: str) -> None:
+    """The split leaves a training and a test part, and every window length fits in each
+    part it is cut from (for a textbook study: in one series)."""
+    split, windows, source = spec["split"], spec["windows"], spec["source"]
+    size = source_size(source)
+    if size is None:
+        return  # a csv file that cannot be read: its acquire job stops first, saying why
+    try:
+        parts = dict(zip(("train", "validation", "test"), split_sizes(size, **split), strict=True))
+    except ValueError as err:
+        raise ParamsError(f"{where}.split: {err}") from None
+    for index, length in enumerate(windows["lengths"]):
+        span = window_span(length, windows["targets"], windows["horizon"])
+        if windows["cut"] == "series":
+            if source["n_steps"] < span:
+                raise ParamsError(
+                    f"{where}.windows.lengths[{index}]: a window of {length} and its targets "
+                    f"need {span} steps, but each series has source.n_steps {source['n_steps']}"
+                )
+            continue
+        for part, points in parts.items():
+            if 0 < points < span:  # an empty validation part is no part: nothing to cut
+                raise ParamsError(
+                    f"{where}.windows.lengths[{index}]: a window of {length} and its targets "
+                    f"need {span} points, but the {part} part has {points} (of {size})"
+                )
 
 
 def params_hash(params: Mapping[str, Any]) -> str:

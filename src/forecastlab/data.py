@@ -8,7 +8,7 @@ import io
 import logging
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -76,17 +76,49 @@ def write_series(path: str | Path, times: list, values: np.ndarray) -> None:
 
 def read_series(path: str | Path) -> np.ndarray:
     """Read the `value` column of a t,value CSV; a bad row raises naming the file and line."""
+    rows = csv_rows(decode_text(read_bytes(path), path), path)
+    header = next(rows, (1, None))[1]
+    if header != ["t", "value"]:
+        raise DataError(f"{path}:1: expected header 't,value', got {header}")
     values = []
-    with open(path, newline="") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header != ["t", "value"]:
-            raise DataError(f"{path}:1: expected header 't,value', got {header}")
-        for line, row in enumerate(reader, start=2):
-            if len(row) != 2:
-                raise DataError(f"{path}:{line}: expected 2 fields, got {len(row)}")
-            values.append(_number(row[1], path, line))
+    for line, row in rows:
+        if len(row) != 2:
+            raise DataError(f"{path}:{line}: expected 2 fields, got {len(row)}")
+        values.append(_number(row[1], path, line))
     return np.asarray(values, dtype=np.float64)
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """A data file's bytes; a file that cannot be read raises naming it."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as err:
+        raise DataError(f"{path}: cannot be read: {err.strerror}") from None
+
+
+def decode_text(payload: bytes, path: str | Path) -> str:
+    """A data file's bytes as UTF-8 text; other bytes (a gzip file under a .csv name)
+    raise naming the file and line."""
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = payload.count(b"\n", 0, err.start) + 1
+        raise DataError(
+            f"{path}:{line}: not UTF-8 text (byte {payload[err.start]:#04x} at offset "
+            f"{err.start}); is it compressed or binary?"
+        ) from None
+
+
+def csv_rows(text: str, path: str | Path) -> Iterator[tuple[int, list[str]]]:
+    """(line, fields) for each row of CSV `text`; a row the csv module cannot read raises
+    naming the file and line. Lines may end in LF, CRLF or a lone CR (old Mac files):
+    newline="" lets the csv module see every kind."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        for row in reader:
+            yield reader.line_num, row
+    except csv.Error as err:
+        raise DataError(f"{path}:{reader.line_num}: not valid CSV: {err}") from None
 
 
 def _number(text: str, path: str | Path, line: int) -> float:
@@ -116,13 +148,13 @@ def parse_dated_csv(text: str, path: str | Path) -> tuple[list[str], np.ndarray]
     Every row must have two fields, a YYYY-MM or YYYY-MM-DD date later than the row
     before, and a finite number. Returns the dates as written and values (n,), float64.
     """
-    rows = csv.reader(io.StringIO(text))
+    rows = csv_rows(text, path)
     if next(rows, None) is None:
         raise DataError(f"{path}: empty file")
     dates: list[str] = []
     values = []
     previous: date | None = None
-    for line, row in enumerate(rows, start=2):
+    for line, row in rows:
         if len(row) != 2:
             raise DataError(f"{path}:{line}: expected 2 fields (date, value), got {len(row)}")
         when = _date(row[0].strip(), path, line)
@@ -143,13 +175,16 @@ def sha256_hex(payload: bytes) -> str:
 def fetch_verified(url: str, sha256: str, timeout: float) -> bytes | None:
     """Download `url`; return its bytes if their sha256 is `sha256`.
 
-    Returns None when the download fails (no network, timeout, HTTP error), so the caller
-    can fall back to its vendored copy. Raises DataError when bytes arrive but differ:
-    other data must never slip in silently.
+    Returns None when the server cannot be reached (no network, refused, timeout), so the
+    caller can fall back to its vendored copy. Raises DataError when the server answers
+    with an HTTP error (a wrong URL the user should hear about) or when bytes arrive but
+    differ: other data must never slip in silently.
     """
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             payload = response.read()
+    except urllib.error.HTTPError as err:
+        raise DataError(f"{url}: download failed: HTTP {err.code} {err.reason}") from None
     except (urllib.error.URLError, TimeoutError, OSError) as err:
         log.warning("download of %s failed (%s)", url, err)
         return None
@@ -161,7 +196,7 @@ def fetch_verified(url: str, sha256: str, timeout: float) -> bytes | None:
 
 def read_vendored(path: str | Path, sha256: str) -> bytes:
     """The bytes of a vendored file, after checking its sha256."""
-    payload = Path(path).read_bytes()
+    payload = read_bytes(path)
     actual = sha256_hex(payload)
     if actual != sha256:
         raise DataError(f"{path}: sha256 {actual} does not match the expected {sha256}")
@@ -172,7 +207,7 @@ def load_series(source: Mapping[str, Any], seed: int) -> tuple[list, np.ndarray]
     """A one-series study's times and values (n,), from its params.yaml `source`.
 
     Generated kinds use `seed`; a csv source reads its vendored copy, or downloads it when
-    `download` is true and falls back to the copy if the download fails.
+    `download` is true and falls back to the copy if the server cannot be reached.
     """
     kind = source["kind"]
     if kind == "sine":
@@ -185,11 +220,29 @@ def load_series(source: Mapping[str, Any], seed: int) -> tuple[list, np.ndarray]
         if source["download"]:
             payload = fetch_verified(source["url"], source["sha256"], source["timeout"])
             if payload is not None:
-                return parse_dated_csv(payload.decode("utf-8"), source["url"])
+                return parse_dated_csv(decode_text(payload, source["url"]), source["url"])
             log.warning("using the vendored copy %s instead", source["file"])
         payload = read_vendored(source["file"], source["sha256"])
-        return parse_dated_csv(payload.decode("utf-8"), source["file"])
+        return parse_dated_csv(decode_text(payload, source["file"]), source["file"])
     raise ValueError(f"source kind {kind!r} is not a single series")
+
+
+def source_size(source: Mapping[str, Any]) -> int | None:
+    """Points of a one-series source, or series of a textbook one, known from params alone
+    (a csv source: its vendored copy's rows); None when the copy cannot be read or parsed,
+    which its acquire job then reports."""
+    kind = source["kind"]
+    if kind == "sine":
+        return source["period"] * source["cycles"] + 1  # as sine_wave makes it
+    if kind == "random_walk":
+        return source["points"]
+    if kind == "textbook":
+        return source["n_series"]
+    try:
+        text = decode_text(read_bytes(source["file"]), source["file"])
+        return len(parse_dated_csv(text, source["file"])[1])
+    except DataError:
+        return None
 
 
 # -- splitting and scaling --------------------------------------------------------------
@@ -208,17 +261,25 @@ def split_sizes(
     part gets int(n * (1 - validation_share - test_share)), as the tutorials compute it.
     """
     if test_size is None and validation_size is None:
+        if validation_share + test_share >= 1:
+            raise ValueError(
+                f"validation_share {validation_share} and test_share {test_share} add up to "
+                f"{validation_share + test_share:g}, leaving no training part"
+            )
         n_train = int(n * (1.0 - validation_share - test_share))
         n_val = int(n * validation_share)
+        n_test = n - n_train - n_val
     else:
         n_val = validation_size if validation_size is not None else int(n * validation_share)
         n_test = test_size if test_size is not None else int(n * test_share)
         n_train = n - n_val - n_test
-    n_test = n - n_train - n_val
-    if n_train < 1 or n_test < 1 or n_val < 0:
+    if n_train < 1:
         raise ValueError(
-            f"a split of {n} into train {n_train}, validation {n_val} and test {n_test} "
-            "leaves a part empty"
+            f"a split of {n} leaves no training part (validation {n_val}, test {n_test})"
+        )
+    if n_test < 1:
+        raise ValueError(
+            f"a split of {n} leaves no test part (train {n_train}, validation {n_val})"
         )
     return n_train, n_val, n_test
 

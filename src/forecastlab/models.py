@@ -7,7 +7,10 @@ window model, its return-sequences twin, a stateful batch-1 copy).
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -47,6 +50,33 @@ class LayerNormSimpleRNNCell(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "units": self.units, "activation": self.activation_name}
+
+
+class ModelFileError(ValueError):
+    """A saved model file is damaged; the message names it."""
+
+
+def load_model(path: str | Path) -> keras.Model:
+    """A model saved by `model.save` (a `.keras` file, which is a zip archive), to predict
+    with: uncompiled, so no optimizer state is read (a statefully trained model saves an
+    optimizer its window copy never built, which Keras would warn it skips).
+
+    A truncated or corrupted file raises ModelFileError naming it (Keras itself reports
+    any file it cannot open as "File not found").
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, EOFError, zlib.error) as err:
+        raise ModelFileError(
+            f"{path}: corrupt or truncated model file ({err}); delete it to retrain the model"
+        ) from None
+    if damaged is not None:
+        raise ModelFileError(
+            f"{path}: corrupt model file ({damaged} in it fails its checksum); delete it to "
+            "retrain the model"
+        )
+    return keras.models.load_model(path, compile=False)
 
 
 def keras_layer(layer: Layer, stateful: bool = False) -> keras.layers.Layer:

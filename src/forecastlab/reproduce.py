@@ -35,6 +35,7 @@ PIPELINE_FILES = (
     "dvc.yaml",
     "profiles",
     "workflow",
+    "envs",
     "src",
     "data/external",
 )

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,9 @@ log = logging.getLogger(__name__)
 
 # MLflow refuses batches larger than this.
 _BATCH = 1000
+# MLflow 3's UI opens an experiment of this kind on its runs table (model training),
+# rather than on its GenAI overview of traces.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 
 
 def tracking_uri(root: str | Path = ".") -> str:
@@ -73,7 +80,8 @@ def _artifact_location(uri: str, name: str) -> str | None:
 
 
 def init_store(uri: str, experiments: Iterable[str]) -> dict[str, str]:
-    """Create the store (if new) and each experiment (if missing); return name -> id."""
+    """Create the store (if new) and each experiment (if missing), tagged with
+    EXPERIMENT_KIND; return name -> id."""
     client = MlflowClient(uri)
     ids = {}
     for name in experiments:
@@ -83,6 +91,8 @@ def init_store(uri: str, experiments: Iterable[str]) -> dict[str, str]:
             if found
             else client.create_experiment(name, artifact_location=_artifact_location(uri, name))
         )
+        for key, value in EXPERIMENT_KIND.items():
+            client.set_experiment_tag(ids[name], key, value)
     return ids
 
 
@@ -159,6 +169,41 @@ def ensure_run(uri: str, name: str, run_id: str) -> str:
     return start_run(uri, name.split("/")[0], name, {}, {"trained_in_run": run_id})
 
 
+# The parts of a windows file, as MLflow names a dataset's role in a run.
+_CONTEXTS = {"train": "training", "validation": "validation", "test": "test"}
+
+
+def log_window_datasets(
+    uri: str, run_id: str, windows: Mapping[str, Any], name: str, source: str
+) -> None:
+    """Each part's windows (its inputs, and its targets by kind) as a dataset input of the
+    run, named `name`/part, with MLflow's digest of the arrays and the part as context, so
+    the UI's Dataset column and lineage show what the model was trained and scored on.
+
+    windows as a windows file holds them: <part>_inputs (m, L, 1), <part>_targets_<kind>.
+    """
+    from mlflow.data import from_numpy
+    from mlflow.entities import DatasetInput, InputTag
+
+    datasets = []
+    for part, context in _CONTEXTS.items():
+        if f"{part}_inputs" not in windows:
+            continue
+        prefix = f"{part}_targets_"
+        targets = {k.removeprefix(prefix): v for k, v in windows.items() if k.startswith(prefix)}
+        with warnings.catch_warnings():
+            # MLflow registers its local-file source twice and warns that a path matches
+            # both; either is the same source.
+            warnings.filterwarnings("ignore", "The specified dataset source can be interpreted")
+            dataset = from_numpy(
+                windows[f"{part}_inputs"], source=source, targets=targets, name=f"{name}/{part}"
+            )
+        tags = [InputTag("mlflow.data.context", context)]
+        # MLflow's own log_input converts a dataset the same way, for the active run only.
+        datasets.append(DatasetInput(dataset._to_mlflow_entity(), tags))
+    MlflowClient(uri).log_inputs(run_id, datasets=datasets)
+
+
 def log_history(uri: str, run_id: str, history: Mapping[str, list[float]]) -> None:
     """Per-epoch metrics (step = epoch index), in batches of at most 1000 values."""
     now = int(time.time() * 1000)
@@ -204,3 +249,68 @@ def log_figures(uri: str, run_id: str, figures: Mapping[str, Any]) -> None:
 def finish_run(uri: str, run_id: str) -> None:
     """Mark the run finished (the last job that writes to it calls this)."""
     MlflowClient(uri).set_terminated(run_id, "FINISHED")
+
+
+def fail_run(uri: str, run_id: str, reason: str) -> None:
+    """Mark the run FAILED, with `reason` as its description (shown in the MLflow UI)."""
+    client = MlflowClient(uri)
+    client.set_tag(run_id, "mlflow.note.content", reason)
+    client.set_terminated(run_id, "FAILED")
+
+
+@contextmanager
+def failing_run(uri: str, run_id: str) -> Iterator[None]:
+    """Mark the run FAILED if the block raises, exits or is interrupted (SIGINT, SIGTERM
+    as a cluster's time limit sends it), then let the error go on.
+
+    SIGKILL (an out-of-memory kill, `kill -9`) cannot be caught: the job's rerun
+    supersedes that run instead (`supersede_runs`). A run that an earlier attempt of
+    the same job left FAILED is RUNNING again while this attempt resumes it.
+    """
+
+    def terminate(signum: int, _frame: object) -> None:
+        sys.exit(128 + signum)
+
+    client = MlflowClient(uri)
+    if client.get_run(run_id).info.status == "FAILED":
+        client.update_run(run_id, status="RUNNING")
+        client.delete_tag(run_id, "mlflow.note.content")
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    except BaseException as error:
+        fail_run(uri, run_id, f"Failed: {type(error).__name__}: {error}")
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def supersede_runs(uri: str, run_id: str) -> list[str]:
+    """Mark FAILED the older runs of `run_id`'s name, experiment and checkout (its
+    `checkout` tag) still RUNNING, tagged `superseded_by` it; return their ids.
+
+    A job starts a new run only when it reruns, so an older run of that name still
+    RUNNING belonged to a job that was killed before it could close it (see
+    `failing_run`). Runs of other checkouts that log to the same server may be running
+    now, and are left alone.
+    """
+    client = MlflowClient(uri)
+    run = client.get_run(run_id)
+    name = run.info.run_name.replace("'", "\\'")
+    query = f"attributes.run_name = '{name}' AND attributes.status = 'RUNNING'"
+    if "checkout" in run.data.tags:
+        query += f" AND tags.checkout = '{run.data.tags['checkout']}'"
+    stale = [
+        found.info.run_id
+        for found in client.search_runs([run.info.experiment_id], query, max_results=1000)
+        if found.info.run_id != run_id and found.info.start_time <= run.info.start_time
+    ]
+    for old in stale:
+        client.set_tag(old, "superseded_by", run_id)
+        fail_run(
+            uri,
+            old,
+            f"Superseded by run {run_id}: the job of this run ended without closing it "
+            "(killed), and its rerun logs there.",
+        )
+    return stale

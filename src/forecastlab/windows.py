@@ -37,6 +37,11 @@ def target_offsets(length: int, targets: str, horizon: int = 1) -> np.ndarray:
     raise ValueError(f"unknown targets {targets!r}; known: {', '.join(TARGETS)}")
 
 
+def window_span(length: int, targets: Sequence[str], horizon: int = 1) -> int:
+    """Points one window covers: its `length` inputs and the last of its targets."""
+    return max(int(target_offsets(length, kind, horizon).max()) + 1 for kind in targets)
+
+
 def cut_windows(
     series: np.ndarray, length: int, cut: str, targets: Sequence[str], horizon: int = 1
 ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
@@ -50,7 +55,7 @@ def cut_windows(
     if length < 1:
         raise ValueError(f"window length must be at least 1, got {length}")
     offsets = {kind: target_offsets(length, kind, horizon) for kind in targets}
-    span = max(int(o.max()) + 1 for o in offsets.values())  # inputs and the last target
+    span = window_span(length, targets, horizon)
     if cut == "series":
         if series.ndim != 2 or series.shape[1] < span:
             raise ValueError(

@@ -5,14 +5,24 @@ import os
 import sys
 from pathlib import Path
 
+from snakemake.settings.types import DeploymentMethod
+
 from forecastlab.architectures import applies
 
 # Jobs inherit these. The interpreter running Snakemake has forecastlab installed, so its
 # folder goes first on PATH and a rule's `python` is that interpreter even when the
 # virtual environment was not activated. TF_CPP_MIN_LOG_LEVEL keeps TensorFlow's C++
 # start-up chatter out of the logs.
-os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+os.environ.update(
+    PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# With --software-deployment-method conda, jobs run in the envs/ environments, which hold
+# the pinned packages but not forecastlab: they import it from the workflow's src/.
+if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
+    os.environ.update(
+        PYTHONPATH=os.pathsep.join([f"{workflow.basedir}/src", os.environ.get("PYTHONPATH", "")])
+    )
 STUDIES = config["studies"]
 
 
@@ -47,10 +57,14 @@ def vendored_file(wildcards):
     return [source["file"]] if source["kind"] == "csv" else []
 
 
-def raw_file(wildcards):
+def raw_path(study):
     """Textbook studies hold many series (.npz); the others one series (.csv)."""
-    extension = "npz" if STUDIES[wildcards.study]["source"]["kind"] == "textbook" else "csv"
-    return f"data/raw/{wildcards.study}.{extension}"
+    extension = "npz" if STUDIES[study]["source"]["kind"] == "textbook" else "csv"
+    return f"data/raw/{study}.{extension}"
+
+
+def raw_file(wildcards):
+    return raw_path(wildcards.study)
 
 
 def split_json(wildcards):
@@ -163,9 +177,39 @@ def every(role):
     return [run[role] for run in runs_of(STUDIES)]
 
 
-def every_window():
+def phase_files(phase):
+    """Every file one phase (data, train, evaluate, verify or report) makes."""
+    runs = [(study, length, arch) for study in STUDIES for length, arch in study_runs(study)]
+    if phase == "data":
+        return [
+            *(raw_path(study) for study in STUDIES),
+            *(f"data/prepared/{study}.npz" for study in STUDIES),
+            *(
+                f"data/windows/{study}/w{length}.npz"
+                for study, spec in STUDIES.items()
+                for length in spec["windows"]["lengths"]
+            ),
+        ]
+    if phase == "train":
+        models = [f"models/{study}/w{length}/{arch}/model.keras" for study, length, arch in runs]
+        return models + every("weights") + every("history")
+    if phase == "evaluate":
+        return every("eval") + every("predictions")
+    if phase == "verify":
+        return every("verify")
+    if not runs:
+        return []
+    notebooks = [*studies_with_runs(), "index"]
     return [
-        f"data/windows/{study}/w{length}.npz"
-        for study, spec in STUDIES.items()
-        for length in spec["windows"]["lengths"]
+        "results/summary.csv",
+        "results/metrics.json",
+        "results/stateful_vs_stateless.csv",
+        "results/environment.json",
+        "results/plots",
+        *(f"reports/{name}.{kind}" for name in notebooks for kind in ("ipynb", "html")),
     ]
+
+
+def every_file():
+    phases = ("data", "train", "evaluate", "verify", "report")
+    return [path for phase in phases for path in phase_files(phase)]

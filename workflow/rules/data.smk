@@ -16,6 +16,8 @@ rule acquire_series:
     threads: 1
     resources:
         mem_mb=500,
+    conda:
+        "../../envs/numpy.yaml"
     shell:
         "python {input.script} --source {params.source:q} --seed {params.seed}"
         " --output {output} > {log} 2>&1"
@@ -44,6 +46,8 @@ rule split_series:
     threads: 1
     resources:
         mem_mb=1000,
+    conda:
+        "../../envs/numpy.yaml"
     shell:
         "python {input.script} --input {input.raw} --study {wildcards.study}"
         " --split {params.split:q} --scaler {params.scaler} --output {output} > {log} 2>&1"

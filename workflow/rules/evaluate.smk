@@ -23,6 +23,8 @@ rule evaluate_model:
     threads: 1
     resources:
         mem_mb=2000,
+    conda:
+        "../../envs/tensorflow.yaml"
     shell:
         "python {input.script} --name {wildcards.study}/w{wildcards.length}/{wildcards.arch}"
         " --model {input.model} --history {input.history}"

@@ -17,6 +17,8 @@ rule report_study:
     threads: 1
     resources:
         mem_mb=1500,
+    conda:
+        "../../envs/report.yaml"
     shell:
         "python {input.script} --template {input.template}"
         " --parameters {params.parameters:q} --notebook {output.notebook}"
@@ -41,6 +43,8 @@ rule summarize_results:
     threads: 1
     resources:
         mem_mb=1000,
+    conda:
+        "../../envs/numpy.yaml"
     shell:
         "python {input.script} --runs {params.runs:q} --summary {output.summary}"
         " --metrics {output.metrics} --stateful {output.stateful}"
@@ -65,6 +69,8 @@ rule report_index:
     threads: 1
     resources:
         mem_mb=1500,
+    conda:
+        "../../envs/report.yaml"
     shell:
         "python {input.script} --template {input.template}"
         " --parameters {params.parameters:q} --notebook {output.notebook}"

@@ -20,6 +20,8 @@ rule train_model:
     threads: 1
     resources:
         mem_mb=2000,
+    conda:
+        "../../envs/tensorflow.yaml"
     shell:
         "python {input.script} --windows {input.windows} --prepared {input.prepared}"
         " --study {wildcards.study}"

@@ -21,6 +21,8 @@ rule verify_model:
     threads: 1
     resources:
         mem_mb=1000,
+    conda:
+        "../../envs/numpy.yaml"
     shell:
         "python {input.script} --name {wildcards.study}/w{wildcards.length}/{wildcards.arch}"
         " --arch {wildcards.arch} --hyperparams {params.hyperparams:q}"

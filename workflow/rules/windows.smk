@@ -17,6 +17,8 @@ rule window_series:
     threads: 1
     resources:
         mem_mb=1000,
+    conda:
+        "../../envs/numpy.yaml"
     shell:
         "python {input.script} --input {input.prepared} --study {wildcards.study}"
         " --length {wildcards.length} --cut {params.cut} --targets {params.targets}"

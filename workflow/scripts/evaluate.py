@@ -20,7 +20,7 @@ from forecastlab.cli import configure_logging, json_object
 from forecastlab.io import read_json, read_npz, write_json, write_npz
 from forecastlab.numerics import configure, fingerprint
 from forecastlab.plots import forecast_figure, loss_figure
-from forecastlab.tracking import ensure_run, log_figures, log_results, tracking_uri
+from forecastlab.tracking import ensure_run, failing_run, log_figures, log_results, tracking_uri
 from forecastlab.windows import horizon_of, model_targets
 
 # The name of the window forecasts' mode, by target.
@@ -48,8 +48,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     configure_logging()
 
-    import keras
+    # The run first, so that a failure anywhere below closes it as FAILED.
+    uri = tracking_uri()
+    run_id = ensure_run(uri, args.name, read_json(args.history)["run_id"])
+    with failing_run(uri, run_id):
+        evaluate(args, uri, run_id)
 
+
+def evaluate(args: argparse.Namespace, uri: str, run_id: str) -> None:
+    """Score the model in every mode that applies, write its files, log them to the run."""
     from forecastlab.evaluation import (
         interval_coverage,
         iterative_forecast,
@@ -64,7 +71,12 @@ def main(argv: list[str] | None = None) -> None:
 
     configure(args.seed)
     hp, target, length = args.hyperparams, args.hyperparams["target"], args.length
-    model = keras.models.load_model(args.model)
+    from forecastlab.models import ModelFileError, load_model
+
+    try:
+        model = load_model(args.model)
+    except ModelFileError as err:
+        raise SystemExit(f"error: {err}") from None
     prepared, windows = read_npz(args.prepared), read_npz(args.windows)
     test_series, test_inputs = prepared["test"], windows["test_inputs"]
     scaler = (float(prepared["scaler_offset"]), float(prepared["scaler_scale"]))
@@ -149,9 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     if "stateful_to_stateless_mse" in evaluation:
         flat["stateful_to_stateless_mse"] = evaluation["stateful_to_stateless_mse"]
-    uri = tracking_uri()
     training = read_json(args.history)
-    run_id = ensure_run(uri, args.name, training["run_id"])
     log_results(uri, run_id, flat)
     figures = {
         "predictions.png": forecast_figure(

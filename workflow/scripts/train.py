@@ -5,12 +5,22 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from pathlib import Path
 
 from forecastlab.cli import configure_logging, json_object
 from forecastlab.config import params_hash
 from forecastlab.io import atomic_path, read_npz, write_json, write_npz
 from forecastlab.numerics import configure, fingerprint
-from forecastlab.tracking import git_commit, log_history, log_results, start_run, tracking_uri
+from forecastlab.tracking import (
+    failing_run,
+    git_commit,
+    log_history,
+    log_results,
+    log_window_datasets,
+    start_run,
+    supersede_runs,
+    tracking_uri,
+)
 from forecastlab.windows import horizon_of
 
 
@@ -52,32 +62,37 @@ def main(argv: list[str] | None = None) -> None:
     }
     uri = tracking_uri()
     tags = {"git_commit": git_commit(), "params_hash": params_hash(run_params), "rule": "train"}
+    tags["checkout"] = str(Path.cwd())  # whose stale runs this rerun may supersede
     run_id = start_run(uri, args.study, name, run_params, tags)
     logging.info("%s: %d weights, MLflow run %s", name, weights_count, run_id)
+    for stale in supersede_runs(uri, run_id):
+        logging.info("%s: MLflow run %s of a killed attempt marked FAILED", name, stale)
+    log_window_datasets(uri, run_id, windows, f"{args.study}/w{args.length}", args.windows)
+    # A failure from here on closes the run as FAILED.
+    with failing_run(uri, run_id):
+        started = time.perf_counter()
+        train_series = read_npz(args.prepared)["train"]
+        history = train(model, args.arch, hp, windows, train_series, name, args.seed)
+        seconds = time.perf_counter() - started
+        logging.info("%s: trained in %.1f s", name, seconds)
 
-    started = time.perf_counter()
-    train_series = read_npz(args.prepared)["train"]
-    history = train(model, args.arch, hp, windows, train_series, name, args.seed)
-    seconds = time.perf_counter() - started
-    logging.info("%s: trained in %.1f s", name, seconds)
-
-    with atomic_path(args.model) as tmp:
-        model.save(tmp)
-    write_npz(args.weights, export_weights(model))
-    final = {f"final_{key}": values[-1] for key, values in history.items()}
-    write_json(
-        args.history,
-        {
-            "run_id": run_id,
-            "train_seconds": seconds,
-            "history": history,
-            **final,
-            "parameter_count": weights_count,
-            "environment": fingerprint(),
-        },
-    )
-    log_history(uri, run_id, history)
-    log_results(uri, run_id, {"train_seconds": seconds, **final}, artifacts=[args.weights])
+        with atomic_path(args.model) as tmp:
+            model.save(tmp)
+        write_npz(args.weights, export_weights(model))
+        final = {f"final_{key}": values[-1] for key, values in history.items()}
+        write_json(
+            args.history,
+            {
+                "run_id": run_id,
+                "train_seconds": seconds,
+                "history": history,
+                **final,
+                "parameter_count": weights_count,
+                "environment": fingerprint(),
+            },
+        )
+        log_history(uri, run_id, history)
+        log_results(uri, run_id, {"train_seconds": seconds, **final}, artifacts=[args.weights])
 
 
 if __name__ == "__main__":

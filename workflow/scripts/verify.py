@@ -9,7 +9,14 @@ import sys
 from forecastlab.cli import configure_logging, json_object
 from forecastlab.handcheck import verify_predictions
 from forecastlab.io import read_json, read_npz, write_json
-from forecastlab.tracking import ensure_run, finish_run, log_results, tracking_uri
+from forecastlab.tracking import (
+    ensure_run,
+    fail_run,
+    failing_run,
+    finish_run,
+    log_results,
+    tracking_uri,
+)
 from forecastlab.windows import horizon_of
 
 
@@ -31,6 +38,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_logging()
 
+    # The run first, so that a failure anywhere below closes it as FAILED.
+    uri = tracking_uri()
+    run_id = ensure_run(uri, args.name, read_json(args.history)["run_id"])
+    with failing_run(uri, run_id):
+        return verify(args, uri, run_id)
+
+
+def verify(args: argparse.Namespace, uri: str, run_id: str) -> int:
+    """Compare, log the comparison to the run and close it: FINISHED if every mode is
+    within the tolerances (then write the report), else FAILED; return the exit code."""
     windows = read_npz(args.windows)
     report = verify_predictions(
         args.arch,
@@ -43,8 +60,6 @@ def main(argv: list[str] | None = None) -> int:
         horizon_of(windows),
         args.rtol,
     )
-    uri = tracking_uri()
-    run_id = ensure_run(uri, args.name, read_json(args.history)["run_id"])
     metrics = {
         f"verify_{mode}_{key}": value
         for mode, result in report["modes"].items()
@@ -54,12 +69,13 @@ def main(argv: list[str] | None = None) -> int:
     log_results(uri, run_id, metrics, tags={"verified": str(report["passed"]).lower()})
     if not report["passed"]:
         mode, result = next((m, r) for m, r in report["modes"].items() if not r["passed"])
-        print(
+        message = (
             f"verification failed for {args.name}: {mode} mode, max |hand - keras| = "
             f"{result['worst_error']:.3g} > atol {result['atol']:g} + rtol {args.rtol:g} x "
-            f"|keras| at index {result['worst_index']} of {result['quantity']}",
-            file=sys.stderr,
+            f"|keras| at index {result['worst_index']} of {result['quantity']}"
         )
+        print(message, file=sys.stderr)
+        fail_run(uri, run_id, message)
         return 1
     write_json(args.output, report)
     finish_run(uri, run_id)

@@ -1,0 +1,175 @@
+"""After a failed or killed job, the next run rebuilds what is missing or fails naming it.
+
+Real Snakemake, DVC and MLflow on a small copy of the pipeline (tiny_params' sine study
+with two models at one window, and its data-only csv study), built once with `dvc repro`.
+Each test breaks it one way and leaves it whole again, in file order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import time
+
+import psutil
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import command_env, make_pipeline_copy, run, tiny_params
+
+pytestmark = pytest.mark.slow
+
+MODEL = "models/sine/w2/rnn1/model.keras"
+VENDORED = "data/external/monthly-sunspots.csv"
+
+
+def small_params() -> dict:
+    params = tiny_params()
+    sine, spots = params["studies"]["sine"], params["studies"]["spots"]
+    sine["windows"]["lengths"] = [2]
+    sine["architectures"] = ["naive", "rnn1"]
+    del sine["models"]["stateful_rnn1"]
+    spots["windows"]["lengths"] = [12]
+    return params | {"studies": {"sine": sine, "spots": spots}}
+
+
+def edit_params(repo, change) -> None:
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    change(params["studies"])
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def snakemake(repo, *args: str) -> subprocess.CompletedProcess:
+    return run(["snakemake", "--cores", "2", *args], repo, check=False)
+
+
+def assert_nothing_to_do(repo) -> None:
+    dry_run = run(["snakemake", "-n"], repo)
+    assert "Nothing to be done" in dry_run.stdout + dry_run.stderr
+    assert "up to date" in run(["dvc", "status"], repo).stdout
+
+
+def locked(repo, stage: str) -> dict:
+    return yaml.safe_load((repo / "dvc.lock").read_text())["stages"][stage]
+
+
+def current_studies(repo) -> dict:
+    return yaml.safe_load((repo / "params.yaml").read_text())["studies"]
+
+
+def rnn1_runs(repo) -> list:
+    client = MlflowClient(f"sqlite:///{repo}/mlflow.db")
+    experiment = client.get_experiment_by_name("sine").experiment_id
+    runs = client.search_runs([experiment], "attributes.run_name = 'sine/w2/rnn1'")
+    return sorted(runs, key=lambda r: r.info.start_time)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    repo = make_pipeline_copy(tmp_path_factory.mktemp("recovery") / "repo", small_params())
+    run(["dvc", "init", "-q"], repo)
+    run(["dvc", "config", "core.analytics", "false"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "small pipeline"], repo)
+    run(["dvc", "repro"], repo)
+    assert_nothing_to_do(repo)
+    return repo
+
+
+def test_a_data_file_made_invalid_fails_every_run_naming_its_line(repo):
+    vendored = repo / VENDORED
+    good, lock = vendored.read_bytes(), (repo / "dvc.lock").read_text()
+    bad = good.replace(b'"1749-03",70.0', b'"1749-03",n/a')
+    vendored.write_bytes(bad)
+
+    def sha256(payload: bytes):
+        return lambda studies: studies["spots"]["source"].update(
+            sha256=hashlib.sha256(payload).hexdigest()
+        )
+
+    edit_params(repo, sha256(bad))
+    message = f"error: {VENDORED}:4: value 'n/a' is not a number"
+    # The first run's acquire job fails and Snakemake removes data/raw/spots.csv; the
+    # second must not then find the old prepared data and windows current.
+    for _ in range(2):
+        result = snakemake(repo)
+        assert result.returncode != 0 and message in result.stdout + result.stderr
+    result = run(["dvc", "repro"], repo, check=False)
+    assert result.returncode != 0 and message in result.stdout + result.stderr
+    assert (repo / "dvc.lock").read_text() == lock
+
+    vendored.write_bytes(good)
+    edit_params(repo, sha256(good))
+    run(["dvc", "repro"], repo)
+    assert_nothing_to_do(repo)
+
+
+def test_a_truncated_model_fails_evaluation_naming_it_until_it_is_retrained(repo):
+    model = repo / MODEL
+    model.write_bytes(model.read_bytes()[:1000])  # newer than its evaluation: rerun
+    message = (
+        f"error: {MODEL}: corrupt or truncated model file (File is not a zip file); "
+        "delete it to retrain the model"
+    )
+    for _ in range(2):
+        result = snakemake(repo)
+        assert result.returncode != 0 and message in result.stdout + result.stderr
+        assert not (repo / "results/eval/sine/w2/rnn1/eval.json").exists()
+    # The evaluation closed the model's MLflow run, saying why.
+    failed = rnn1_runs(repo)[-1]
+    assert failed.info.status == "FAILED"
+    assert failed.data.tags["mlflow.note.content"] == f"Failed: SystemExit: {message}"
+    result = run(["dvc", "repro"], repo, check=False)
+    assert result.returncode != 0 and message in result.stdout + result.stderr
+    assert "evaluate" in run(["dvc", "status"], repo).stdout
+
+    model.unlink()  # as the message says
+    assert snakemake(repo).returncode == 0
+    run(["dvc", "repro"], repo)
+    assert_nothing_to_do(repo)
+
+
+def test_a_training_job_killed_in_a_rerun_is_redone_and_its_run_closed(repo):
+    edit_params(repo, lambda studies: studies["sine"]["models"]["rnn1"].update(epochs=1000))
+    locked_training = locked(repo, "train")
+    log = repo / "logs/train/sine/w2/rnn1.log"
+    log.unlink()  # the last training's, until the rerun starts
+    repro = subprocess.Popen(
+        ["dvc", "repro"], cwd=repo, env=command_env(), stdout=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not (log.exists() and "MLflow run" in log.read_text()):
+            assert repro.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        (job,) = [
+            p
+            for p in psutil.Process(repro.pid).children(recursive=True)
+            if "workflow/scripts/train.py" in p.cmdline() and "rnn1" in p.cmdline()
+        ]
+        job.kill()  # SIGKILL, as the kernel's out-of-memory killer sends it
+        assert repro.wait(timeout=300) != 0
+    finally:
+        if repro.poll() is None:
+            for process in psutil.Process(repro.pid).children(recursive=True):
+                process.kill()
+            repro.kill()
+    # The data stage, with nothing to redo, is recorded with the new params; training is not.
+    assert locked(repo, "data")["params"] == {"params.yaml": {"studies": current_studies(repo)}}
+    assert locked(repo, "train") == locked_training
+    assert not (repo / MODEL).exists()
+    (killed,) = [r for r in rnn1_runs(repo) if r.info.status == "RUNNING"]
+
+    dry_run = run(["snakemake", "-n"], repo).stdout
+    assert "train_model" in dry_run and "Nothing to be done" not in dry_run
+    assert snakemake(repo).returncode == 0
+    rerun_id = json.loads((repo / "models/sine/w2/rnn1/history.json").read_text())["run_id"]
+    runs = {r.info.run_id: r for r in rnn1_runs(repo)}
+    assert runs[rerun_id].info.status == "FINISHED"
+    assert runs[killed.info.run_id].info.status == "FAILED"
+    assert runs[killed.info.run_id].data.tags["superseded_by"] == rerun_id
+    assert "RUNNING" not in {r.info.status for r in runs.values()}
+    run(["dvc", "repro"], repo)
+    assert_nothing_to_do(repo)
