@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from forecastlab.reproduce import compare, compare_value, select
+from forecastlab.reproduce import compare, compare_value, read_rows, select
 from tests.conftest import make_pipeline_copy, run, tiny_params
 
 ROWS = [
@@ -25,6 +25,13 @@ def test_select_by_model_window_or_study():
     assert select(ROWS, ["sine", "sine/w2"]) == ROWS[:3]
     with pytest.raises(ValueError, match=r"^'sine/w1' names no model of the committed summary"):
         select(ROWS, ["sine/w1"])
+
+
+def test_a_summary_without_its_naming_columns_is_refused_naming_them(tmp_path):
+    old = tmp_path / "summary.csv"
+    old.write_text("study,window,architecture,mode,mse\nsine,2,rnn1,stateless,0.5\n")
+    with pytest.raises(ValueError, match="^no column fingerprint; rerun the pipeline to make it$"):
+        read_rows(old)
 
 
 def test_compare_value_bitwise_within_tolerance_or_different():

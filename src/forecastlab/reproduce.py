@@ -26,7 +26,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from forecastlab.io import read_json
 from forecastlab.numerics import fingerprint, fingerprint_id
+from forecastlab.summary import ABOUT_KEYS, ROW_KEYS, summary_rows, write_csv
 
 # Everything the pipeline needs to run in another directory (outputs excluded).
 PIPELINE_FILES = (
@@ -42,8 +44,7 @@ PIPELINE_FILES = (
 # Columns of summary.csv that name a row, describe it, or check it rather than measure
 # it: the hand-verification's largest error is numpy's rounding against Keras's, which
 # depends on the BLAS kernels of the machine; `verified` (pass or fail) is compared.
-NOT_COMPARED = ("study", "window", "architecture", "mode", "trained", "fingerprint")
-NOT_COMPARED += ("verify_max_abs_error",)
+NOT_COMPARED = (*ROW_KEYS, *ABOUT_KEYS, "verify_max_abs_error")
 
 
 def model_name(row: Mapping[str, Any]) -> str:
@@ -136,16 +137,19 @@ def copy_pipeline(repo: Path, target: Path) -> None:
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a summary CSV; one without the columns that name a row and its
+    environment raises ValueError naming them (a summary older than the fingerprint)."""
     with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
+        reader = csv.DictReader(handle)
+        missing = [c for c in (*ROW_KEYS, "fingerprint") if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"no column {', '.join(missing)}; rerun the pipeline to make it")
+        return list(reader)
 
 
 def reproduce_rows(copy: Path, models: Sequence[str], cores: int) -> list[dict[str, str]]:
     """Run the pipeline in `copy` up to the verification of `models` ("study/wL/arch")
     and return their summary rows, as the summarize step would write them."""
-    from forecastlab.io import read_json
-    from forecastlab.summary import summary_rows, write_csv
-
     targets = [
         path
         for name in models
@@ -226,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     old_ids = {r["fingerprint"] for r in committed}
     here = fingerprint()
     if old_ids != {fingerprint_id(here)}:
-        saved = json.loads((repo / "results/environment.json").read_text())
+        environments = repo / "results/environment.json"
+        saved = json.loads(environments.read_text()) if environments.exists() else {}
         for old_id in sorted(old_ids):
             print(f"fingerprints differ: committed {old_id} | here {fingerprint_id(here)}")
             print("\n".join(fingerprint_lines(saved.get(old_id.split("/")[0], {}), here)))
