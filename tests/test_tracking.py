@@ -183,6 +183,45 @@ def test_sixteen_processes_log_to_one_sqlite_store_without_loss(tmp_path):
         assert run.info.status == "FINISHED" and run.data.metrics["final"] == index
 
 
+DATASET_LOGGER = """
+import sys, time
+import numpy as np
+from forecastlab.tracking import log_window_datasets, start_run
+uri, index, start = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+run_id = start_run(uri, "sine", f"sine/w2/arch{index}", {}, {})
+windows = {f"{part}_{kind}": np.full((4, 2, 1), i, "float32")
+           for i, part in enumerate(("train", "test")) for kind in ("inputs", "targets_next")}
+time.sleep(max(0.0, start - time.time()))  # every worker logs the same windows at once
+log_window_datasets(uri, run_id, windows, "sine/w2", "data/windows/sine/w2.npz")
+"""
+
+
+def test_models_of_one_window_log_its_datasets_at_the_same_time(tmp_path):
+    # Every architecture of a window logs the same datasets; MLflow's SQLite store looks
+    # for an existing dataset, then inserts it, so simultaneous jobs race on its key.
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    init_store(uri, ["sine"])
+    start = time.time() + 12  # after every worker has imported MLflow and started its run
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", DATASET_LOGGER, uri, str(i), str(start)],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(6)
+    ]
+    failures = [(i, w.communicate()[1][-2000:]) for i, w in enumerate(workers) if w.wait() != 0]
+    assert failures == []
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("sine").experiment_id])
+    assert len(runs) == 6
+    for run in runs:
+        names = sorted(i.dataset.name for i in run.inputs.dataset_inputs)
+        assert names == ["sine/w2/test", "sine/w2/train"], run.info.run_name
+    digests = {(i.dataset.name, i.dataset.digest) for r in runs for i in r.inputs.dataset_inputs}
+    assert len(digests) == 2  # one dataset each, shared by every run
+
+
 class Health(http.server.BaseHTTPRequestHandler):
     """Answers /health like MLflow's server, with the status the server was given."""
 

@@ -169,6 +169,8 @@ def ensure_run(uri: str, name: str, run_id: str) -> str:
     return start_run(uri, name.split("/")[0], name, {}, {"trained_in_run": run_id})
 
 
+# How often a job tries to log its window datasets (see log_window_datasets).
+_DATASET_ATTEMPTS = 5
 # The parts of a windows file, as MLflow names a dataset's role in a run.
 _CONTEXTS = {"train": "training", "validation": "validation", "test": "test"}
 
@@ -201,7 +203,18 @@ def log_window_datasets(
         tags = [InputTag("mlflow.data.context", context)]
         # MLflow's own log_input converts a dataset the same way, for the active run only.
         datasets.append(DatasetInput(dataset._to_mlflow_entity(), tags))
-    MlflowClient(uri).log_inputs(run_id, datasets=datasets)
+    client = MlflowClient(uri)
+    for attempt in range(_DATASET_ATTEMPTS):
+        try:
+            client.log_inputs(run_id, datasets=datasets)
+            return
+        except MlflowException:
+            # Every model of a window logs the same datasets, and MLflow's SQL store looks
+            # for a dataset before it inserts one, without a lock: a job that loses the
+            # race to insert it fails on the key, and finds it on the next attempt.
+            if attempt == _DATASET_ATTEMPTS - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 def log_history(uri: str, run_id: str, history: Mapping[str, list[float]]) -> None:
