@@ -20,6 +20,9 @@ import numpy as np
 from forecastlab.data import unscale
 from forecastlab.models import build_model, copy_weights
 
+# Windows per forward pass of an evaluation.
+PREDICT_BATCH = 4096
+
 
 def _with_hidden(model: keras.Model) -> keras.Model:
     """The same model, also returning the output of its last recurrent layer (or nothing)."""
@@ -27,6 +30,23 @@ def _with_hidden(model: keras.Model) -> keras.Model:
     if not recurrent:
         return model
     return keras.Model(model.inputs, [model.outputs[0], recurrent[-1].output])
+
+
+def predict(model: keras.Model, inputs: np.ndarray) -> np.ndarray | list[np.ndarray]:
+    """`model.predict(inputs, batch_size=PREDICT_BATCH)`'s batches and outputs, without its
+    tf.data pipeline: TensorFlow 2.21 logs an E0000 error on every such pipeline that
+    Keras 3.15 builds (an attribute its MapDataset op does not know), and tracing it per
+    call is most of a short evaluation's time.
+
+    inputs (n, ...) -> the model's output(s), each (n, ...).
+    """
+    batches = [
+        model.predict_on_batch(inputs[start : start + PREDICT_BATCH])
+        for start in range(0, len(inputs), PREDICT_BATCH)
+    ]
+    if isinstance(batches[0], (list, tuple)):
+        return [np.concatenate(parts) for parts in zip(*batches, strict=True)]
+    return np.concatenate(batches)
 
 
 def _predict_sequences(
@@ -40,8 +60,8 @@ def _predict_sequences(
     """
     n, steps = sequences.shape
     twin = copy_weights(model, build_model(arch, hp, None, return_sequences=True))
-    predictions, hidden = _with_hidden(twin).predict(
-        sequences.reshape(n, steps, 1).astype(np.float32), verbose=0, batch_size=4096
+    predictions, hidden = predict(
+        _with_hidden(twin), sequences.reshape(n, steps, 1).astype(np.float32)
     )
     return predictions.reshape(n, steps), hidden.reshape(n, steps, -1)
 
@@ -55,7 +75,7 @@ def stateless_predict(
     value dropped ((n,) for next-value models), and the last recurrent layer's final
     states (n, units), or None for a model without one.
     """
-    outputs = _with_hidden(model).predict(inputs, verbose=0, batch_size=4096)
+    outputs = predict(_with_hidden(model), inputs)
     predictions, hidden = outputs if isinstance(outputs, list) else (outputs, None)
     if predictions.shape[-1] == 1:
         predictions = predictions[..., 0]
@@ -232,7 +252,7 @@ def iterative_forecast(model: keras.Model, inputs: np.ndarray, horizon: int) -> 
     window = np.asarray(inputs, np.float32)
     forecasts = []
     for _ in range(horizon):
-        step = model.predict(window, verbose=0, batch_size=4096).reshape(len(window), 1, 1)
+        step = predict(model, window).reshape(len(window), 1, 1)
         forecasts.append(step[:, 0, 0])
         window = np.concatenate([window[:, 1:], step], axis=1)
     return np.stack(forecasts, axis=1)
