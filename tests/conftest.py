@@ -201,7 +201,9 @@ def pipeline_repo(tmp_path_factory) -> Path:
     run(["dvc", "config", "core.analytics", "false"], repo)
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "tiny pipeline"], repo)
-    run(["snakemake", "--cores", "2"], repo)
+    result = run(["snakemake", "--cores", "2"], repo)
+    # What the terminal showed, for the tests of progress lines (outside the repository).
+    (repo.parent / "terminal.txt").write_text(result.stdout + result.stderr)
     return repo
 
 

@@ -104,6 +104,28 @@ def test_models_verified_and_logged_to_mlflow(repo):
     assert "sine/w2/rnn1: epoch 3/3 loss=" in log and len(log) < 20_000
 
 
+def test_the_terminal_shows_one_progress_line_per_finished_job(repo):
+    terminal = (repo.parent / "terminal.txt").read_text()
+    total = int(re.search(r"^total +(\d+)$", terminal, re.M).group(1))  # Snakemake's job stats
+    lines = re.findall(r"^\[ *(\d+)/(\d+) (\d+:\d\d) elapsed, ([^\]]+)\] (.+)$", terminal, re.M)
+    assert [int(done) for done, *_ in lines] == list(range(1, total + 1))
+    assert {int(of) for _, of, *_ in lines} == {total}
+    assert lines[-1][3] == "done" and all(left.endswith("left") for *_, left, _ in lines[1:-1])
+    said = [line for *_, line in lines]
+    trained = [
+        s for s in said if re.match(r"sine/w2/rnn1 trained: val_loss \S+, \S+ s of training", s)
+    ]
+    assert len(trained) == 1
+    assert any(s.startswith("sine/w2/rnn1 evaluated: stateless MSE ") for s in said)
+    assert any(
+        s.startswith("book/w50/seq2seq verified by hand: max |numpy - Keras| ") for s in said
+    )
+    # Snakemake's own job records are in its log file only.
+    assert "localrule train_model:" not in terminal and "Select jobs to execute" not in terminal
+    log = sorted((repo / ".snakemake/log").glob("*.snakemake.log"))[0]  # the first run's
+    assert log.read_text().count("localrule train_model:") == terminal.count(" trained")
+
+
 def test_summary_has_every_mode_and_the_stateful_answer(repo):
     with open(repo / "results/summary.csv") as handle:
         rows = list(csv.DictReader(handle))

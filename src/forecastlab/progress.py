@@ -1,0 +1,121 @@
+"""Progress a person can read: one line per finished pipeline job, with the model it made,
+its key figure, the overall count, the time elapsed and an estimate of the time left.
+
+    [ 12/358 1:05 elapsed, about 30 min left] sine/w2/rnn1 trained: val_loss 0.00017,
+        5.1 s of training (job 9 s)
+
+(one line in the terminal). The figures come from the job's own output files, read after
+it finished; the logger plugin `snakemake_logger_plugin_forecastlab` prints the lines.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+# What each rule did, as the line says it.
+VERBS = {
+    "acquire_series": "acquired",
+    "split_series": "split and scaled",
+    "window_series": "windows cut",
+    "train_model": "trained",
+    "evaluate_model": "evaluated",
+    "verify_model": "verified by hand",
+    "summarize_results": "results summarized",
+    "report_study": "report rendered",
+    "report_index": "index report rendered",
+}
+# The workflow's target rules (all, all_windows, ...) make nothing themselves.
+TARGET_VERB = "every requested output is made"
+
+
+def job_name(wildcards: Mapping[str, str]) -> str:
+    """study/wL/arch, or as much of it as the job's wildcards give ("" for none)."""
+    parts = [wildcards.get("study"), wildcards.get("length"), wildcards.get("arch")]
+    if parts[1] is not None:
+        parts[1] = f"w{parts[1]}"
+    return "/".join(part for part in parts if part is not None)
+
+
+def _output(outputs: Sequence[str], name: str) -> dict[str, Any] | None:
+    """The JSON output file called `name`, read; None if absent or unreadable."""
+    for path in outputs:
+        if Path(path).name == name:
+            try:
+                return json.loads(Path(path).read_text())
+            except (OSError, ValueError):
+                return None
+    return None
+
+
+def _trained(outputs: Sequence[str]) -> str:
+    history = _output(outputs, "history.json")
+    if not history:
+        return ""
+    loss = "final_val_loss" if "final_val_loss" in history else "final_loss"
+    if loss not in history:
+        return ""  # a baseline: nothing to train
+    seconds = history.get("train_seconds")
+    training = f", {seconds:.1f} s of training" if seconds is not None else ""
+    return f"{loss.removeprefix('final_')} {history[loss]:.3g}{training}"
+
+
+def _evaluated(outputs: Sequence[str]) -> str:
+    modes = (_output(outputs, "eval.json") or {}).get("modes", {})
+    # The stateful question's two modes, else the first (eval.json sorts its modes).
+    chosen = [mode for mode in ("stateless", "stateful") if mode in modes] or list(modes)[:1]
+    shown = [f"{mode} MSE {modes[mode]['mse']:.3g}" for mode in chosen if "mse" in modes[mode]]
+    more = len(modes) - len(shown)
+    return ", ".join(shown) + (f" and {more} more mode{'s' * (more > 1)}" if more > 0 else "")
+
+
+def _verified(outputs: Sequence[str]) -> str:
+    modes = (_output(outputs, "verify.json") or {}).get("modes", {})
+    errors = [m["max_abs_error"] for m in modes.values() if "max_abs_error" in m]
+    return f"max |numpy - Keras| {max(errors):.2g}" if errors else ""
+
+
+FIGURES: dict[str, Callable[[Sequence[str]], str]] = {
+    "train_model": _trained,
+    "evaluate_model": _evaluated,
+    "verify_model": _verified,
+}
+
+
+def job_summary(rule: str, wildcards: Mapping[str, str], outputs: Sequence[str]) -> str:
+    """What a finished job made, e.g. "sine/w2/rnn1 trained: val_loss 0.00017, 5.1 s of
+    training"; the figure is left out when the job's outputs do not hold it."""
+    name = job_name(wildcards)
+    verb = VERBS.get(rule, TARGET_VERB if rule.startswith("all") else f"{rule} done")
+    said = f"{name} {verb}" if name else verb
+    figure = FIGURES[rule](outputs) if rule in FIGURES else ""
+    return f"{said}: {figure}" if figure else said
+
+
+def clock(seconds: float) -> str:
+    """m:ss, or h:mm:ss from an hour on."""
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def time_left(done: int, total: int, elapsed: float) -> str:
+    """The time left if the remaining jobs take as long on average as the finished ones."""
+    if done >= total:
+        return "done"
+    if done == 0:
+        return "estimating"
+    seconds = elapsed / done * (total - done)
+    return f"about {seconds:.0f} s left" if seconds < 90 else f"about {seconds / 60:.0f} min left"
+
+
+def progress_line(
+    done: int, total: int, elapsed: float, summary: str, job_seconds: float | None
+) -> str:
+    """The line printed when the `done`-th of `total` jobs finished."""
+    width = len(str(total))
+    job = f" (job {job_seconds:.0f} s)" if job_seconds is not None else ""
+    head = f"[{done:>{width}}/{total} {clock(elapsed)} elapsed, {time_left(done, total, elapsed)}]"
+    return f"{head} {summary}{job}"

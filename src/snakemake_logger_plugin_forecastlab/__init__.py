@@ -1,0 +1,94 @@
+"""Snakemake logger plugin (`--logger forecastlab`, the workflow profile's default): one
+line per finished job with the model's name and its key figure, the overall count, the
+time elapsed and an estimate of the time left (see forecastlab.progress).
+
+Everything else Snakemake says (the job counts, warnings, errors, a failed job's record
+and log) is printed as Snakemake prints it, and a dry run is printed whole. Snakemake's
+full job records always go to its log file, `.snakemake/log/<date>.snakemake.log`.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from logging import LogRecord
+
+from snakemake_interface_logger_plugins.base import LogHandlerBase
+from snakemake_interface_logger_plugins.common import LogEvent
+
+from forecastlab.progress import job_summary, progress_line
+
+# Shown in a job's line or not at all: the full record is in the log file.
+_JOB_RECORDS = {LogEvent.JOB_INFO, LogEvent.SHELLCMD, LogEvent.JOB_STARTED, LogEvent.JOB_FINISHED}
+# The scheduler's lines at every round of jobs.
+_SCHEDULER_CHATTER = re.compile(r"Select jobs to execute\.\.\.|Execute \d+ jobs\.\.\.")
+
+
+class LogHandler(LogHandlerBase):
+    def __post_init__(self) -> None:
+        self.started = time.monotonic()
+        self.jobs: dict[int, tuple[dict, float]] = {}  # jobid: (JOB_INFO record, start)
+        self.finished: list[tuple[str, float]] = []  # (summary, job seconds) to print
+
+    def emit(self, record: LogRecord) -> None:
+        try:
+            line = self.line(record)
+            if line is not None:
+                stream = sys.stdout if self.common_settings.stdout else sys.stderr
+                stream.write(line + "\n")
+                stream.flush()
+        except Exception:
+            self.handleError(record)
+
+    def line(self, record: LogRecord) -> str | None:
+        """What to print for `record`, or None."""
+        event = getattr(record, "event", None)
+        if self.common_settings.dryrun:
+            return self.format(record)
+        if event == LogEvent.JOB_INFO:
+            self.jobs[record.jobid] = (record.__dict__, time.monotonic())
+            return None
+        if event == LogEvent.JOB_FINISHED:
+            info, start = self.jobs.pop(record.job_id, ({}, None))
+            summary = job_summary(
+                info.get("rule_name", "job"), info.get("wildcards") or {}, info.get("output", [])
+            )
+            seconds = time.monotonic() - start if start is not None else None
+            self.finished.append((summary, seconds))
+            return None
+        if event == LogEvent.PROGRESS:
+            elapsed = time.monotonic() - self.started
+            done, total = record.done, record.total
+            lines = [
+                progress_line(done - len(self.finished) + 1 + i, total, elapsed, summary, seconds)
+                for i, (summary, seconds) in enumerate(self.finished)
+            ]
+            self.finished.clear()
+            return "\n".join(lines) if lines else None
+        if event in _JOB_RECORDS:
+            return None
+        if event is None and _SCHEDULER_CHATTER.fullmatch(str(record.msg or "")):
+            return None
+        text = self.format(record)
+        return text if text.strip() else None
+
+    @property
+    def writes_to_stream(self) -> bool:
+        return True
+
+    @property
+    def writes_to_file(self) -> bool:
+        return False
+
+    @property
+    def has_filter(self) -> bool:
+        return False  # Snakemake's default filter: --quiet, --printshellcmds and the like
+
+    @property
+    def has_formatter(self) -> bool:
+        return False  # Snakemake's default formatter, for what is printed as it is
+
+    @property
+    def needs_rulegraph(self) -> bool:
+        return False

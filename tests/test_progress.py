@@ -1,0 +1,78 @@
+import json
+
+from forecastlab.progress import clock, job_name, job_summary, progress_line, time_left
+
+
+def write(path, payload):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload))
+    return str(path)
+
+
+def test_job_name_from_whichever_wildcards_the_job_has():
+    assert job_name({"study": "sine", "length": "2", "arch": "rnn1"}) == "sine/w2/rnn1"
+    assert job_name({"study": "sine", "length": "10"}) == "sine/w10"
+    assert job_name({"study": "sine"}) == "sine"
+    assert job_name({}) == ""
+
+
+def test_a_trained_model_shows_its_final_loss_and_training_time(tmp_path):
+    validated = write(
+        tmp_path / "a/history.json",
+        {"final_loss": 0.5, "final_val_loss": 0.000172, "train_seconds": 5.14},
+    )
+    wildcards = {"study": "sine", "length": "2", "arch": "rnn1"}
+    assert job_summary("train_model", wildcards, ["m.keras", validated]) == (
+        "sine/w2/rnn1 trained: val_loss 0.000172, 5.1 s of training"
+    )
+    unvalidated = write(tmp_path / "b/history.json", {"final_loss": 1625.63, "train_seconds": 4})
+    assert job_summary("train_model", wildcards, [unvalidated]).endswith(
+        "trained: loss 1.63e+03, 4.0 s of training"
+    )
+    baseline = write(tmp_path / "c/history.json", {"train_seconds": 0.0, "history": {}})
+    assert job_summary("train_model", {"study": "sine"}, [baseline]) == "sine trained"
+
+
+def test_an_evaluation_shows_the_stateless_and_stateful_mse_first(tmp_path):
+    modes = {
+        m: {"mse": v} for m, v in [("stateful", 0.077), ("stateful_all", 1), ("stateless", 2e-4)]
+    }
+    evaluated = write(tmp_path / "eval.json", {"modes": modes})
+    assert job_summary("evaluate_model", {"study": "s"}, [evaluated]) == (
+        "s evaluated: stateless MSE 0.0002, stateful MSE 0.077 and 1 more mode"
+    )
+    direct = write(tmp_path / "d/eval.json", {"modes": {"direct": {"mse": 0.01}}})
+    assert job_summary("evaluate_model", {}, [direct]) == "evaluated: direct MSE 0.01"
+
+
+def test_a_verification_shows_its_largest_error_and_missing_outputs_show_none(tmp_path):
+    modes = {"stateless": {"max_abs_error": 2.4e-7}, "stateful": {"max_abs_error": 1.9e-5}}
+    verified = write(tmp_path / "verify.json", {"passed": True, "modes": modes})
+    assert job_summary("verify_model", {}, [verified]) == (
+        "verified by hand: max |numpy - Keras| 1.9e-05"
+    )
+    (tmp_path / "bad/verify.json").parent.mkdir()
+    (tmp_path / "bad/verify.json").write_text("{not json")
+    assert (
+        job_summary("verify_model", {}, [str(tmp_path / "bad/verify.json")]) == "verified by hand"
+    )
+    assert job_summary("verify_model", {}, ["gone/verify.json"]) == "verified by hand"
+    assert job_summary("all", {}, []) == "every requested output is made"
+    assert job_summary("some_new_rule", {"study": "x"}, []) == "x some_new_rule done"
+
+
+def test_clock_and_the_time_left_from_the_mean_job_so_far():
+    assert [clock(s) for s in (0, 65.4, 3599.6, 3725)] == ["0:00", "1:05", "1:00:00", "1:02:05"]
+    assert time_left(0, 10, 5.0) == "estimating"
+    assert time_left(5, 10, 50.0) == "about 50 s left"
+    assert time_left(10, 40, 100.0) == "about 5 min left"
+    assert time_left(10, 10, 100.0) == "done"
+
+
+def test_progress_line_aligns_the_count_to_the_total():
+    assert progress_line(7, 358, 65.0, "sine/w2/rnn1 trained", 9.4) == (
+        "[  7/358 1:05 elapsed, about 54 min left] sine/w2/rnn1 trained (job 9 s)"
+    )
+    assert progress_line(3, 3, 2.0, "index report rendered", None) == (
+        "[3/3 0:02 elapsed, done] index report rendered"
+    )
