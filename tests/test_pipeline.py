@@ -126,6 +126,13 @@ def test_the_terminal_shows_one_progress_line_per_finished_job(repo):
     assert log.read_text().count("localrule train_model:") == terminal.count(" trained")
 
 
+def test_train_and_evaluate_logs_hold_no_known_noise(repo):
+    logs = [*repo.glob("logs/train/*/*/*.log"), *repo.glob("logs/evaluate/*/*/*.log")]
+    assert len(logs) == 2 * len(list(repo.glob("models/*/*/*/model.keras")))
+    noise = ("E0000", "oneDNN custom operations", "Skipping variable loading", "absl::")
+    assert [(log.name, n) for log in logs for n in noise if n in log.read_text()] == []
+
+
 def test_summary_has_every_mode_and_the_stateful_answer(repo):
     with open(repo / "results/summary.csv") as handle:
         rows = list(csv.DictReader(handle))

@@ -13,6 +13,8 @@ rule acquire_series:
         seed=study_seed,
     log:
         "logs/acquire/{study}.log",
+    benchmark:
+        "benchmarks/acquire/{study}.tsv",
     threads: 1
     resources:
         mem_mb=500,
@@ -43,6 +45,8 @@ rule split_series:
         scaler=study_scaler,
     log:
         "logs/split/{study}.log",
+    benchmark:
+        "benchmarks/split/{study}.tsv",
     threads: 1
     resources:
         mem_mb=1000,

@@ -20,6 +20,8 @@ rule evaluate_model:
         seed=study_seed,
     log:
         "logs/evaluate/{study}/w{length}/{arch}.log",
+    benchmark:
+        "benchmarks/evaluate/{study}/w{length}/{arch}.tsv",
     threads: 1
     resources:
         mem_mb=2000,

@@ -14,6 +14,8 @@ rule report_study:
         parameters=study_report_parameters,
     log:
         "logs/report/{study}.log",
+    benchmark:
+        "benchmarks/report/{study}.tsv",
     threads: 1
     resources:
         mem_mb=1500,
@@ -40,6 +42,8 @@ rule summarize_results:
         runs=all_runs_json,
     log:
         "logs/summarize.log",
+    benchmark:
+        "benchmarks/summarize.tsv",
     threads: 1
     resources:
         mem_mb=1000,
@@ -66,6 +70,8 @@ rule report_index:
         parameters=index_report_parameters,
     log:
         "logs/report/index.log",
+    benchmark:
+        "benchmarks/report/index.tsv",
     threads: 1
     resources:
         mem_mb=1500,

@@ -17,6 +17,8 @@ rule train_model:
         seed=study_seed,
     log:
         "logs/train/{study}/w{length}/{arch}.log",
+    benchmark:
+        "benchmarks/train/{study}/w{length}/{arch}.tsv",
     threads: 1
     resources:
         mem_mb=2000,

@@ -18,6 +18,8 @@ rule verify_model:
         rtol=config["verification"]["rtol"],
     log:
         "logs/verify/{study}/w{length}/{arch}.log",
+    benchmark:
+        "benchmarks/verify/{study}/w{length}/{arch}.tsv",
     threads: 1
     resources:
         mem_mb=1000,

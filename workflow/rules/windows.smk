@@ -14,6 +14,8 @@ rule window_series:
         horizon=window_horizon,
     log:
         "logs/window/{study}/w{length}.log",
+    benchmark:
+        "benchmarks/window/{study}/w{length}.tsv",
     threads: 1
     resources:
         mem_mb=1000,
