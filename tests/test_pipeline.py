@@ -234,8 +234,8 @@ def test_mlflow_server_serves_every_run_over_rest(repo):
         ) as answer:
             experiment = json.load(answer)["experiment"]
         # The UI opens the experiment on its runs table, not on a GenAI overview.
-        tags = {t["key"]: t["value"] for t in experiment["tags"]}
-        assert tags["mlflow.experimentKind"] == "custom_model_development"
+        tags_of_sine = {t["key"]: t["value"] for t in experiment["tags"]}
+        assert tags_of_sine["mlflow.experimentKind"] == "custom_model_development"
         found = post(f"{base}/runs/search", {"experiment_ids": [experiment["experiment_id"]]})[
             "runs"
         ]
@@ -247,6 +247,7 @@ def test_mlflow_server_serves_every_run_over_rest(repo):
             tags = {t["key"]: t["value"] for t in found_run["data"]["tags"]}
             assert {k: tags[f"env.{k}"] for k in here} == here
             assert tags["env.fingerprint"] == fingerprint_id(here)
+            assert tags["mlflow.source.name"] == "workflow/scripts/train.py"  # Source column
             # The windows it was trained and scored on, as datasets with their digests.
             datasets = {
                 d["dataset"]["name"]: d["dataset"]["digest"]
@@ -263,6 +264,17 @@ def test_mlflow_server_serves_every_run_over_rest(repo):
                 url = f"{base}/metrics/get-history?run_id={run_id}&metric_key=loss"
                 with urllib.request.urlopen(url) as answer:
                     assert len(json.load(answer)["metrics"]) == 3
+        # The runs table's view names columns these runs have (a misspelt one shows empty).
+        view = json.loads(tags_of_sine["mlflow.sharedViewState.forecastlab"])
+        have = {
+            kind: {entry["key"] for r in found for entry in r["data"].get(kind, [])}
+            for kind in ("metrics", "params", "tags")
+        }
+        columns = [column.split(".", 1) for column in view["selectedColumns"]]
+        assert [
+            c for kind, c in columns if kind != "attributes" and c.strip("`") not in have[kind]
+        ] == []
+        assert "metrics" in {kind for kind, _ in columns}
         # Every job of every study has its run: the textbook study's multi-step metrics too.
         with urllib.request.urlopen(
             f"{base}/experiments/get-by-name?experiment_name=book"

@@ -1,4 +1,5 @@
 import http.server
+import json
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ from forecastlab.tracking import (
     log_history,
     log_results,
     log_window_datasets,
+    runs_table_url,
     start_run,
     supersede_runs,
     tracking_uri,
@@ -49,6 +51,12 @@ def test_a_run_receives_params_history_results_and_artifacts(tmp_path):
     assert init_store(uri, ["sine"]) == ids  # idempotent
     experiment = MlflowClient(uri).get_experiment(ids["sine"])
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    view = json.loads(experiment.tags["mlflow.sharedViewState.forecastlab"])
+    assert "metrics.`stateless_mse`" in view["selectedColumns"]
+    assert runs_table_url("http://127.0.0.1:5000/", ids["sine"]) == (
+        f"http://127.0.0.1:5000/#/experiments/{ids['sine']}/runs"
+        "?viewStateShareKey=forecastlab&workflowType=machine_learning"
+    )
     run_id = start_run(
         uri, "sine", "sine/w2/rnn1", {"window": 2, "model": {"units": 1}}, {"git_commit": "abc"}
     )

@@ -8,6 +8,7 @@ store races on its schema migrations.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -35,6 +36,20 @@ _BATCH = 1000
 # MLflow 3's UI opens an experiment of this kind on its runs table (model training),
 # rather than on its GenAI overview of traces.
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+# The runs table with its key columns, as a view MLflow's UI loads from an experiment tag
+# named after the view: open an experiment with `?viewStateShareKey=forecastlab` (see
+# runs_table_url). Columns are named as the UI names them: kind.`key`.
+RUNS_VIEW = "forecastlab"
+RUNS_VIEW_COLUMNS = [
+    "attributes.`Dataset`",
+    "params.`architecture`",
+    "params.`window`",
+    "metrics.`val_loss`",
+    "metrics.`stateless_mse`",
+    "metrics.`stateful_mse`",
+    "metrics.`stateful_to_stateless_mse`",
+    "tags.`verified`",
+]
 
 
 def tracking_uri(root: str | Path = ".") -> str:
@@ -81,7 +96,7 @@ def _artifact_location(uri: str, name: str) -> str | None:
 
 def init_store(uri: str, experiments: Iterable[str]) -> dict[str, str]:
     """Create the store (if new) and each experiment (if missing), tagged with
-    EXPERIMENT_KIND; return name -> id."""
+    EXPERIMENT_KIND and the runs table's view (RUNS_VIEW_COLUMNS); return name -> id."""
     client = MlflowClient(uri)
     ids = {}
     for name in experiments:
@@ -91,9 +106,22 @@ def init_store(uri: str, experiments: Iterable[str]) -> dict[str, str]:
             if found
             else client.create_experiment(name, artifact_location=_artifact_location(uri, name))
         )
-        for key, value in EXPERIMENT_KIND.items():
+        tags = {
+            **EXPERIMENT_KIND,
+            f"mlflow.sharedViewState.{RUNS_VIEW}": json.dumps(
+                {"selectedColumns": RUNS_VIEW_COLUMNS}
+            ),
+        }
+        for key, value in tags.items():
             client.set_experiment_tag(ids[name], key, value)
     return ids
+
+
+def runs_table_url(ui: str, experiment_id: str) -> str:
+    """The address of an experiment's runs table with the key columns shown (MLflow 3's UI
+    opens an experiment on its GenAI overview, and shows no metric column, otherwise)."""
+    query = f"viewStateShareKey={RUNS_VIEW}&workflowType=machine_learning"
+    return f"{ui.rstrip('/')}/#/experiments/{experiment_id}/runs?{query}"
 
 
 def git_commit(cwd: str | Path = ".") -> str:

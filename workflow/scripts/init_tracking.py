@@ -11,7 +11,13 @@ import logging
 import sys
 
 from forecastlab.cli import configure_logging
-from forecastlab.tracking import check_server, init_store, is_server, tracking_uri
+from forecastlab.tracking import (
+    check_server,
+    init_store,
+    is_server,
+    runs_table_url,
+    tracking_uri,
+)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -39,6 +45,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"init_tracking: {error}")
     ids = init_store(uri, args.experiments)
     logging.info("MLflow store %s: experiments %s", uri, ids)
+    ui = uri if is_server(uri) else "http://127.0.0.1:5000"  # the server, or `mlflow ui`
+    first = next(iter(ids))
+    logging.info("%s's runs and their key columns: %s", first, runs_table_url(ui, ids[first]))
 
 
 if __name__ == "__main__":

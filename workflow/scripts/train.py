@@ -61,7 +61,14 @@ def main(argv: list[str] | None = None) -> None:
         "parameter_count": weights_count,
     }
     uri = tracking_uri()
-    tags = {"git_commit": git_commit(), "params_hash": params_hash(run_params), "rule": "train"}
+    commit = git_commit()
+    tags = {"git_commit": commit, "params_hash": params_hash(run_params), "rule": "train"}
+    # The UI's Source column: the script and commit that trained the model.
+    tags |= {
+        "mlflow.source.type": "LOCAL",
+        "mlflow.source.name": "workflow/scripts/train.py",
+        "mlflow.source.git.commit": commit,
+    }
     tags["checkout"] = str(Path.cwd())  # whose stale runs this rerun may supersede
     run_id = start_run(uri, args.study, name, run_params, tags)
     logging.info("%s: %d weights, MLflow run %s", name, weights_count, run_id)
