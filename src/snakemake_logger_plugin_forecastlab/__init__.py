@@ -68,6 +68,9 @@ class LogHandler(LogHandlerBase):
             return "\n".join(lines) if lines else None
         if event in _JOB_RECORDS:
             return None
+        if event == LogEvent.WORKFLOW_STARTED:  # Snakemake's 15-line banner, in one line
+            configs = ", ".join(map(str, record.configfiles or [])) or "no config file"
+            return f"Snakemake {record.snakemake_version} runs {record.snakefile_main} on {configs}"
         if event is None and _SCHEDULER_CHATTER.fullmatch(str(record.msg or "")):
             return None
         text = self.format(record)
