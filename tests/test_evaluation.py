@@ -17,7 +17,7 @@ from forecastlab.evaluation import (
 )
 from forecastlab.models import build_model, copy_weights
 from forecastlab.windows import sliding_windows
-from tests.conftest import tiny_params
+from tests.conftest import tiny_model_hp, tiny_params
 
 HP = tiny_params()["studies"]["sine"]["models"]["rnn1"]
 
@@ -288,3 +288,38 @@ def test_scored_gives_scaled_original_and_scale_free_errors():
     metrics = scored(forecasts, targets, offset=5.0, scale_=10.0, train_series=np.arange(4.0))
     assert metrics["mse"] == 0.5 and metrics["mse_orig"] == 50.0
     assert metrics["mae_orig"] == 5.0 and metrics["mase"] == 0.5  # naive in-sample MAE is 1
+
+
+def test_the_sequence_twin_is_built_once_per_model_and_follows_its_weights():
+    from forecastlab.evaluation import _TWINS
+
+    hp = dict(HP, units=3)
+    model = random_model("rnn3")
+    series = sine_wave(10, 4, 0.4, seed=0)[:30]
+    first, _ = stateful_predict(model, "rnn3", hp, series)
+    twin = _TWINS[model][1]
+    reset, _ = stateful_reset_predict(model, "rnn3", hp, series, 4)
+    assert _TWINS[model][1] is twin  # every stateful mode reuses it
+    np.testing.assert_allclose(reset[:4], first[:4], rtol=1e-6)  # the same up to the reset
+    model.set_weights([w * 0.5 for w in model.get_weights()])
+    halved, _ = stateful_predict(model, "rnn3", hp, series)
+    np.testing.assert_allclose(
+        halved, stateful_predict_stepwise(model, "rnn3", hp, series), atol=1e-5
+    )
+    assert not np.allclose(halved, first)
+
+
+def test_a_dense_over_the_whole_sequence_equals_time_distributed_dense():
+    import keras
+
+    hp = {**tiny_model_hp("seq2seq"), "units": [3, 3]}
+    looped = build_model("seq2seq", hp, None, return_sequences=True)
+    whole = copy_weights(
+        looped, build_model("seq2seq", hp, None, return_sequences=True, time_distributed=False)
+    )
+    assert any(isinstance(layer, keras.layers.TimeDistributed) for layer in looped.layers)
+    assert not any(isinstance(layer, keras.layers.TimeDistributed) for layer in whole.layers)
+    inputs = np.random.default_rng(3).normal(size=(2, 40, 1)).astype("float32")
+    np.testing.assert_allclose(
+        whole.predict_on_batch(inputs), looped.predict_on_batch(inputs), rtol=1e-6, atol=1e-7
+    )

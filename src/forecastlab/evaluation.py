@@ -11,6 +11,8 @@ into the test part) and reset every L steps; each is also one `predict` call.
 
 from __future__ import annotations
 
+import json
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -53,17 +55,33 @@ def _predict_sequences(
     model: keras.Model, arch: str, hp: Mapping[str, Any], sequences: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run every row of `sequences` from a zero state with the return_sequences twin, in one
-    `predict` call.
+    forward pass.
 
     sequences (n, T) -> predictions (n, T) where predictions[i, t] forecasts
     sequences[i, t + 1], hidden states (n, T, units) after reading sequences[i, t].
     """
     n, steps = sequences.shape
-    twin = copy_weights(model, build_model(arch, hp, None, return_sequences=True))
-    predictions, hidden = predict(
-        _with_hidden(twin), sequences.reshape(n, steps, 1).astype(np.float32)
-    )
+    twin = _sequence_twin(model, arch, hp)
+    predictions, hidden = predict(twin, sequences.reshape(n, steps, 1).astype(np.float32))
     return predictions.reshape(n, steps), hidden.reshape(n, steps, -1)
+
+
+# model -> (its arch and hyperparameters, the twin, the twin with its hidden output)
+_TWINS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _sequence_twin(model: keras.Model, arch: str, hp: Mapping[str, Any]) -> keras.Model:
+    """The return_sequences twin of `model`, also returning its hidden states, with
+    `model`'s current weights. Built once per model and traced once per input shape,
+    whichever stateful modes use it; its per-step Dense layers apply to the whole
+    sequence (build_model's time_distributed=False)."""
+    key = (arch, json.dumps(hp, sort_keys=True))
+    cached = _TWINS.get(model)
+    if cached is None or cached[0] != key:
+        twin = build_model(arch, hp, None, return_sequences=True, time_distributed=False)
+        cached = _TWINS[model] = (key, twin, _with_hidden(twin))
+    copy_weights(model, cached[1])
+    return cached[2]
 
 
 def stateless_predict(

@@ -79,8 +79,16 @@ def load_model(path: str | Path) -> keras.Model:
     return keras.models.load_model(path, compile=False)
 
 
-def keras_layer(layer: Layer, stateful: bool = False) -> keras.layers.Layer:
-    """The Keras layer for one planned layer; recurrent layers keep state when `stateful`."""
+def keras_layer(
+    layer: Layer, stateful: bool = False, time_distributed: bool = True
+) -> keras.layers.Layer:
+    """The Keras layer for one planned layer; recurrent layers keep state when `stateful`.
+
+    A per-step Dense is a TimeDistributed Dense, as the tutorials build it, or with
+    `time_distributed=False` the Dense itself, which applies to a sequence's every step at
+    once: the same function, but traced as one product rather than one per time step
+    (TimeDistributed loops over a static time axis in Python, which makes tracing a
+    3650-step evaluation sequence take minutes)."""
     c = layer.config
     if layer.kind in RECURRENT_KINDS:
         options = {"return_sequences": c["return_sequences"], "stateful": stateful}
@@ -94,6 +102,8 @@ def keras_layer(layer: Layer, stateful: bool = False) -> keras.layers.Layer:
         }[layer.kind]
         return recurrent_class(c["units"], activation=c["activation"], name=layer.name, **options)
     if layer.kind == "dense":
+        return keras.layers.Dense(c["units"], activation=c["activation"], name=layer.name)
+    if layer.kind == "time_dense" and not time_distributed:
         return keras.layers.Dense(c["units"], activation=c["activation"], name=layer.name)
     if layer.kind == "time_dense":
         dense = keras.layers.Dense(c["units"], activation=c["activation"])
@@ -120,16 +130,19 @@ def build_model(
     return_sequences: bool = False,
     batch_size: int | None = None,
     stateful: bool = False,
+    time_distributed: bool = True,
 ) -> keras.Model:
     """The uncompiled functional model of `arch`: input (batch, input_length, 1).
 
     return_sequences builds the twin that forecasts at every step (recurrent
-    architectures); batch_size and stateful make the stateful batch-1 reference model.
+    architectures); batch_size and stateful make the stateful batch-1 reference model;
+    time_distributed=False builds per-step Dense layers without TimeDistributed (see
+    keras_layer), for evaluating long sequences.
     """
     inputs = keras.Input(shape=(input_length, 1), batch_size=batch_size, name="series")
     outputs = inputs
     for layer in plan(arch, hp, input_length, horizon, sequences=return_sequences):
-        outputs = keras_layer(layer, stateful)(outputs)
+        outputs = keras_layer(layer, stateful, time_distributed)(outputs)
     return keras.Model(inputs, outputs, name=arch)
 
 
