@@ -9,7 +9,10 @@ up per rule, with the pure training time (history.json's `train_seconds`) and it
 the wall, and writes the table to bench/results/pipeline.json and as Markdown to stdout.
 
     python bench/pipeline.py [--studies sine random_walk] [--cores 2] [--here]
-        [--output bench/results/pipeline.json]
+        [--output bench/results/pipeline.json] [-- SNAKEMAKE ARGUMENTS]
+
+Arguments after `--` go to Snakemake (`-- --forcerun evaluate_model` times a rerun of
+every evaluation and what depends on it).
 
 Jobs run side by side (--cores of them at once), so a rule's summed job wall exceeds the
 pipeline's wall; the CPU seconds are what the jobs cost the machine.
@@ -81,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--here", action="store_true", help="run in this checkout")
     parser.add_argument("--output", type=Path, default=REPO / "bench/results/pipeline.json")
+    parser.add_argument("snakemake", nargs="*", help="arguments for Snakemake, after --")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="forecastlab-bench-") as scratch:
@@ -101,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             environment["FORECASTLAB_PARAMS"] = "bench-params.yaml"
         started = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "snakemake", "--cores", str(args.cores)],
+            [sys.executable, "-m", "snakemake", "--cores", str(args.cores), *args.snakemake],
             cwd=root,
             env=environment,
         )
