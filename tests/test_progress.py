@@ -61,18 +61,26 @@ def test_a_verification_shows_its_largest_error_and_missing_outputs_show_none(tm
     assert job_summary("some_new_rule", {"study": "x"}, []) == "x some_new_rule done"
 
 
-def test_clock_and_the_time_left_from_the_mean_job_so_far():
+def test_clock():
     assert [clock(s) for s in (0, 65.4, 3599.6, 3725)] == ["0:00", "1:05", "1:00:00", "1:02:05"]
-    assert time_left(0, 10, 5.0) == "estimating"
-    assert time_left(5, 10, 50.0) == "about 50 s left"
-    assert time_left(10, 40, 100.0) == "about 5 min left"
-    assert time_left(10, 10, 100.0) == "done"
+
+
+def test_time_left_from_each_rules_mean_job_and_how_many_ran_at_once():
+    walls = {"window": [1.0, 1.0], "train": [30.0, 50.0]}  # 82 s of jobs in 41 s: 2 at once
+    assert time_left({"train": 3, "window": 2}, walls, 41.0) == "about 61 s left"  # 122 / 2
+    assert time_left({"train": 10}, walls, 41.0) == "about 3 min left"  # 400 / 2
+    # A rule none of whose jobs has finished yet is left out of the estimate.
+    assert time_left({"train": 3, "evaluate": 5}, walls, 41.0) == "at least 60 s left"
+    assert time_left({"train": 0, "window": 0}, walls, 41.0) == "done"
+    assert time_left({"train": 3}, {}, 5.0) == "estimating"
+    assert time_left({"train": 0, "report": 1}, walls, 41.0) == "estimating"
+    assert time_left({"train": 1}, {"train": [5.0]}, 60.0) == "about 5 s left"  # one at a time
 
 
 def test_progress_line_aligns_the_count_to_the_total():
-    assert progress_line(7, 358, 65.0, "sine/w2/rnn1 trained", 9.4) == (
+    assert progress_line(7, 358, 65.0, "about 54 min left", "sine/w2/rnn1 trained", 9.4) == (
         "[  7/358 1:05 elapsed, about 54 min left] sine/w2/rnn1 trained (job 9 s)"
     )
-    assert progress_line(3, 3, 2.0, "index report rendered", None) == (
+    assert progress_line(3, 3, 2.0, "done", "index report rendered", None) == (
         "[3/3 0:02 elapsed, done] index report rendered"
     )

@@ -101,21 +101,33 @@ def clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def time_left(done: int, total: int, elapsed: float) -> str:
-    """The time left if the remaining jobs take as long on average as the finished ones."""
-    if done >= total:
+def time_left(
+    pending: Mapping[str, int], walls: Mapping[str, Sequence[float]], elapsed: float
+) -> str:
+    """The time the `pending` jobs (count by rule) will take: each as long as its rule's
+    finished jobs took on average (`walls`: their wall seconds by rule), as many at a time
+    as the finished jobs ran (their summed wall over the `elapsed` seconds). While some
+    pending rule has no finished job yet, the estimate leaves those out: "at least"."""
+    if sum(pending.values()) == 0:
         return "done"
-    if done == 0:
+    finished = [seconds for rule in walls.values() for seconds in rule]
+    if not finished or elapsed <= 0:
         return "estimating"
-    seconds = elapsed / done * (total - done)
-    return f"about {seconds:.0f} s left" if seconds < 90 else f"about {seconds / 60:.0f} min left"
+    known = {rule: count for rule, count in pending.items() if count and walls.get(rule)}
+    work = sum(count * sum(walls[rule]) / len(walls[rule]) for rule, count in known.items())
+    seconds = work / max(sum(finished) / elapsed, 1.0)
+    shown = f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+    unknown = any(count for rule, count in pending.items() if rule not in known)
+    if unknown:
+        return f"at least {shown} left" if seconds >= 1 else "estimating"
+    return f"about {shown} left"
 
 
 def progress_line(
-    done: int, total: int, elapsed: float, summary: str, job_seconds: float | None
+    done: int, total: int, elapsed: float, left: str, summary: str, job_seconds: float | None
 ) -> str:
-    """The line printed when the `done`-th of `total` jobs finished."""
+    """The line printed when the `done`-th of `total` jobs finished; `left` as time_left
+    says it."""
     width = len(str(total))
     job = f" (job {job_seconds:.0f} s)" if job_seconds is not None else ""
-    head = f"[{done:>{width}}/{total} {clock(elapsed)} elapsed, {time_left(done, total, elapsed)}]"
-    return f"{head} {summary}{job}"
+    return f"[{done:>{width}}/{total} {clock(elapsed)} elapsed, {left}] {summary}{job}"

@@ -17,7 +17,7 @@ from logging import LogRecord
 from snakemake_interface_logger_plugins.base import LogHandlerBase
 from snakemake_interface_logger_plugins.common import LogEvent
 
-from forecastlab.progress import job_summary, progress_line
+from forecastlab.progress import job_summary, progress_line, time_left
 
 # Shown in a job's line or not at all: the full record is in the log file.
 _JOB_RECORDS = {LogEvent.JOB_INFO, LogEvent.SHELLCMD, LogEvent.JOB_STARTED, LogEvent.JOB_FINISHED}
@@ -29,7 +29,9 @@ class LogHandler(LogHandlerBase):
     def __post_init__(self) -> None:
         self.started = time.monotonic()
         self.jobs: dict[int, tuple[dict, float]] = {}  # jobid: (JOB_INFO record, start)
-        self.finished: list[tuple[str, float]] = []  # (summary, job seconds) to print
+        self.finished: list[tuple[str, float | None]] = []  # (summary, seconds) to print
+        self.pending: dict[str, int] = {}  # rule: jobs not finished yet (Snakemake's stats)
+        self.walls: dict[str, list[float]] = {}  # rule: wall seconds of its finished jobs
 
     def emit(self, record: LogRecord) -> None:
         try:
@@ -49,20 +51,27 @@ class LogHandler(LogHandlerBase):
         if event == LogEvent.JOB_INFO:
             self.jobs[record.jobid] = (record.__dict__, time.monotonic())
             return None
+        if event == LogEvent.RUN_INFO:
+            stats = getattr(record, "stats", None) or {}
+            self.pending = {rule: n for rule, n in stats.items() if rule != "total"}
         if event == LogEvent.JOB_FINISHED:
             info, start = self.jobs.pop(record.job_id, ({}, None))
-            summary = job_summary(
-                info.get("rule_name", "job"), info.get("wildcards") or {}, info.get("output", [])
-            )
+            rule = info.get("rule_name", "job")
+            summary = job_summary(rule, info.get("wildcards") or {}, info.get("output", []))
             seconds = time.monotonic() - start if start is not None else None
+            if rule in self.pending:
+                self.pending[rule] -= 1
+            if seconds is not None:
+                self.walls.setdefault(rule, []).append(seconds)
             self.finished.append((summary, seconds))
             return None
         if event == LogEvent.PROGRESS:
             elapsed = time.monotonic() - self.started
             done, total = record.done, record.total
+            left = time_left(self.pending, self.walls, elapsed) if done < total else "done"
             lines = [
-                progress_line(done - len(self.finished) + 1 + i, total, elapsed, summary, seconds)
-                for i, (summary, seconds) in enumerate(self.finished)
+                progress_line(done - len(self.finished) + 1 + i, total, elapsed, left, *finished)
+                for i, finished in enumerate(self.finished)
             ]
             self.finished.clear()
             return "\n".join(lines) if lines else None
