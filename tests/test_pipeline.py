@@ -133,6 +133,17 @@ def test_train_and_evaluate_logs_hold_no_known_noise(repo):
     assert [(log.name, n) for log in logs for n in noise if n in log.read_text()] == []
 
 
+def test_reports_show_no_warning_traceback_or_machine_path(repo):
+    reports = sorted(repo.glob("reports/*.html"))
+    assert len(reports) == 4  # sine, walk, book and the index
+    machine = (str(repo), str(REPO), str(BIN.parent), "site-packages")
+    for report in reports:
+        page = report.read_text()
+        assert 'data-mime-type="application/vnd.jupyter.stderr"' not in page, report.name
+        assert "Traceback" not in page and "Warning:" not in page, report.name
+        assert [path for path in machine if path in page] == [], report.name
+
+
 def test_summary_has_every_mode_and_the_stateful_answer(repo):
     with open(repo / "results/summary.csv") as handle:
         rows = list(csv.DictReader(handle))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,15 @@ def params_hash(params: Mapping[str, Any]) -> str:
     """Stable short hash of a params mapping (key order does not matter)."""
     text = json.dumps(params, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def git_commit(cwd: str | Path = ".") -> str:
+    """HEAD's commit id, or "unknown" outside a git checkout: with params_hash, what
+    a result comes from (no MLflow import, for the report kernels)."""
+    result = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=False
+    )
+    return result.stdout.strip() if result.returncode == 0 else "unknown"
 
 
 def _check_model(arch: str, hp: dict, windows: dict, where: str) -> None:

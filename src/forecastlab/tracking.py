@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import signal
-import subprocess
 import sys
 import time
 import urllib.error
@@ -122,14 +121,6 @@ def runs_table_url(ui: str, experiment_id: str) -> str:
     opens an experiment on its GenAI overview, and shows no metric column, otherwise)."""
     query = f"viewStateShareKey={RUNS_VIEW}&workflowType=machine_learning"
     return f"{ui.rstrip('/')}/#/experiments/{experiment_id}/runs?{query}"
-
-
-def git_commit(cwd: str | Path = ".") -> str:
-    """HEAD's commit id, or "unknown" outside a git checkout."""
-    result = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=False
-    )
-    return result.stdout.strip() if result.returncode == 0 else "unknown"
 
 
 def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:

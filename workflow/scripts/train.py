@@ -8,12 +8,11 @@ import time
 from pathlib import Path
 
 from forecastlab.cli import configure_logging, json_object
-from forecastlab.config import params_hash
+from forecastlab.config import git_commit, params_hash
 from forecastlab.io import atomic_path, read_npz, write_json, write_npz
 from forecastlab.numerics import configure, fingerprint
 from forecastlab.tracking import (
     failing_run,
-    git_commit,
     log_history,
     log_results,
     log_window_datasets,
