@@ -70,12 +70,16 @@ def table(rules: dict[str, list[dict[str, float]]], wall: float, training: float
             f"| {max(walls):.1f} s | {sum(j['cpu'] for j in jobs):.0f} |"
         )
     cpu = sum(j["cpu"] for jobs in rules.values() for j in jobs)
-    lines.append(
+    summary = (
         f"\nPipeline wall {wall / 60:.1f} min for {sum(map(len, rules.values()))} jobs, "
-        f"{cpu:.0f} CPU seconds; pure training {training:.0f} s "
-        f"({training / wall:.0%} of the wall, {training / max(cpu, 1e-9):.0%} of the CPU)."
+        f"{cpu:.0f} CPU seconds"
     )
-    return lines
+    if "train" in rules:  # a run that trained: how much of it was the arithmetic
+        summary += (
+            f"; pure training {training:.0f} s ({training / wall:.0%} of the wall, "
+            f"{training / max(cpu, 1e-9):.0%} of the CPU)"
+        )
+    return [*lines, summary + "."]
 
 
 def main(argv: list[str] | None = None) -> int:
