@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 
 # MLflow refuses batches larger than this.
 _BATCH = 1000
-# MLflow 3's UI opens an experiment of this kind on its runs table (model training),
-# rather than on its GenAI overview of traces.
+# The experiment kind MLflow 3 records for model training; its 3.17 UI still opens an
+# experiment on the GenAI overview unless its own switch says otherwise (runs_table_url).
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 # The runs table with its key columns, as a view MLflow's UI loads from an experiment tag
 # named after the view: open an experiment with `?viewStateShareKey=forecastlab` (see
