@@ -84,3 +84,37 @@ def test_a_hostile_environment_trains_the_same_weights_bit_for_bit():
     # The control: the same hostile settings in a process that escaped the pin train other
     # weights, so the equality above is the pin's doing.
     assert digest_in_new_process(clean_environment(), unpin=HOSTILE) != clean
+
+
+CPUINFO = """processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 25
+model\t\t: 17
+model name\t: AMD EPYC
+stepping\t: 1
+flags\t\t: fpu sse4_2 avx avx2 fma avx512f
+
+processor\t: 1
+vendor_id\t: AuthenticAMD
+model name\t: another name
+"""
+
+
+def test_the_fingerprint_names_the_processor_its_instruction_sets_and_caches(tmp_path):
+    from forecastlab.numerics import _caches, _cpu, fingerprint
+
+    assert _cpu(CPUINFO) == {
+        "cpu": "AMD EPYC",
+        "cpu_id": "AuthenticAMD family 25 model 17 stepping 1",
+        "cpu_isa": "sse4_2 avx avx2 fma avx512f",
+    }
+    arm = _cpu("processor\t: 0\nFeatures\t: fp asimd\nCPU part\t: 0xd0c\n")
+    assert arm["cpu_isa"] == "asimd" and arm["cpu_id"] == ""
+    for index, (level, kind, size) in enumerate([(1, "Data", "32K"), (2, "Unified", "1024K")]):
+        folder = tmp_path / f"index{index}"
+        folder.mkdir()
+        for name, value in (("level", level), ("type", kind), ("size", size)):
+            (folder / name).write_text(f"{value}\n")
+    assert _caches(tmp_path) == "L1d 32K L2 1024K"
+    assert _caches(tmp_path / "missing") == ""
+    assert {"cpu", "cpu_id", "cpu_isa", "cpu_caches", "lock_sha256"} <= set(fingerprint())

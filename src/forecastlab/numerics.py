@@ -86,20 +86,40 @@ def configure(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def _cpu() -> tuple[str, list[str]]:
-    """The processor's model name and the ISA extensions of _ISA_FLAGS it has."""
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        cpuinfo = ""
+def _cpu(cpuinfo: str) -> dict[str, str]:
+    """The processor's model name, identity (vendor, family, model, stepping) and the ISA
+    extensions of _ISA_FLAGS it has, from /proc/cpuinfo's text (its first processor)."""
+    fields: dict[str, str] = {}
     for line in cpuinfo.splitlines():
         key, _, value = line.partition(":")
-        if key.strip() == "model name":
-            model = value.strip()
-        elif key.strip() in ("flags", "Features"):
-            flags = set(value.split())
-    return model, [flag for flag in _ISA_FLAGS if flag in flags]
+        if not key.strip() and fields:
+            break  # the end of the first processor's block
+        fields.setdefault(key.strip(), value.strip())
+    flags = set((fields.get("flags") or fields.get("Features") or "").split())
+    named = {"vendor_id": "", "cpu family": "family ", "model": "model ", "stepping": "stepping "}
+    identity = [f"{label}{fields[key]}" for key, label in named.items() if key in fields]
+    return {
+        "cpu": fields.get("model name") or platform.processor() or platform.machine(),
+        "cpu_id": " ".join(identity),
+        "cpu_isa": " ".join(flag for flag in _ISA_FLAGS if flag in flags),
+    }
+
+
+def _caches(root: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> str:
+    """The first core's cache sizes, e.g. "L1d 32K L1i 32K L2 1024K L3 32768K": matrix
+    kernels size their blocks from them, so two processors with the same instruction
+    sets but other caches may sum in another order (README: across two machines)."""
+    sizes = []
+    for index in sorted(root.glob("index*")):
+        try:
+            level, kind, size = (
+                (index / name).read_text().strip() for name in ("level", "type", "size")
+            )
+        except OSError:
+            continue
+        suffix = {"Data": "d", "Instruction": "i"}.get(kind, "")
+        sizes.append(f"L{level}{suffix} {size}")
+    return " ".join(sizes)
 
 
 def _version(package: str) -> str | None:
@@ -118,14 +138,18 @@ def lock_hash(lock: Path = _LOCK) -> str:
 
 
 def fingerprint() -> dict[str, str]:
-    """What decides the numbers, as flat strings: the processor and its instruction sets,
-    the pinned baseline and settings, Python's and the numeric packages' versions, and the
-    lock file's hash. The same machine and checkout always give the same fingerprint."""
-    model, flags = _cpu()
+    """What decides the numbers, as flat strings: the processor (its identity, instruction
+    sets and cache sizes), the pinned baseline and settings, Python's and the numeric
+    packages' versions, and the lock file's hash. The same machine and checkout always
+    give the same fingerprint."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        cpuinfo = ""
     versions = {package: _version(package) for package in _PACKAGES}
     return {
-        "cpu": model,
-        "cpu_isa": " ".join(flags),
+        **_cpu(cpuinfo),
+        "cpu_caches": _caches(),
         "machine": platform.machine(),
         "baseline": BASELINE,
         "pinned": " ".join(f"{key}={value}" for key, value in PINNED_ENVIRONMENT.items()),
