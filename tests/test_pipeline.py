@@ -110,7 +110,12 @@ def test_the_terminal_shows_one_progress_line_per_finished_job(repo):
     lines = re.findall(r"^\[ *(\d+)/(\d+) (\d+:\d\d) elapsed, ([^\]]+)\] (.+)$", terminal, re.M)
     assert [int(done) for done, *_ in lines] == list(range(1, total + 1))
     assert {int(of) for _, of, *_ in lines} == {total}
-    assert lines[-1][3] == "done" and all(left.endswith("left") for *_, left, _ in lines[1:-1])
+    lefts = [left for *_, left, _ in lines]
+    assert lefts[-1] == "done" and any(left.endswith(" left") for left in lefts)
+    assert all(
+        left == "estimating" or re.fullmatch(r"(about|at least) \d+ (s|min) left", left)
+        for left in lefts[:-1]
+    )
     said = [line for *_, line in lines]
     trained = [
         s for s in said if re.match(r"sine/w2/rnn1 trained: val_loss \S+, \S+ s of training", s)
