@@ -115,7 +115,6 @@ def test_readme_cluster_commands_run_every_job_through_slurm_and_match_a_local_r
     mlflow_port = free_port()
     env = environment()
     known_jobs = set(cluster.jobs())
-    output = ""
     for command in readme_commands(cluster.pg_port, mlflow_port):
         if command.startswith("export "):
             env.update(word.split("=", 1) for word in shlex.split(command)[1:])
@@ -135,9 +134,12 @@ def test_readme_cluster_commands_run_every_job_through_slurm_and_match_a_local_r
     assert env["MLFLOW_TRACKING_URI"] == f"http://127.0.0.1:{mlflow_port}"
     assert env["SBATCH_PARTITION"] == PARTITION
 
-    # Every job but the target ran as a SLURM job, and SLURM says each completed.
-    assert re.findall(r"^localrule (\w+):", output, re.M) == ["all"]
-    events = stamps(output)
+    # Every job but the target ran as a SLURM job, and SLURM says each completed. The job
+    # records are in the run's Snakemake log file (the terminal has a line per job).
+    logs = [p.read_text() for p in sorted(repo.glob(".snakemake/log/*.snakemake.log"))]
+    (records,) = [log for log in logs if "has been submitted with SLURM jobid" in log]
+    assert re.findall(r"^localrule (\w+):", records, re.M) == ["all"]
+    events = stamps(records)
     submitted = {e["slurm"] for e in events.values() if "slurm" in e}
     assert len(submitted) == TINY_JOBS
     states = cluster.jobs()
