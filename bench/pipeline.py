@@ -3,10 +3,10 @@
 Runs `snakemake --cores N` on the default params (or a subset of its studies) in a
 temporary copy of the pipeline, or in this checkout with --here (its outputs are then the
 checkout's, as `bash bin/pipeline` would make them, and only the jobs it redoes are
-counted). Every rule writes a Snakemake
-benchmark file per job (benchmarks/, its wall `s` and `cpu_time`); this script adds them
-up per rule, with the pure training time (history.json's `train_seconds`) and its share of
-the wall, and writes the table to bench/results/pipeline.json and as Markdown to stdout.
+counted). Every rule writes a Snakemake benchmark file per job (benchmarks/, its wall `s`
+and `cpu_time`); this script adds them up per rule, with the pure training time
+(history.json's `train_seconds`) and its share of the wall, and writes the table to
+bench/results/pipeline.json and as Markdown to stdout.
 
     python bench/pipeline.py [--studies sine random_walk] [--cores 2] [--here]
         [--output bench/results/pipeline.json] [-- SNAKEMAKE ARGUMENTS]
