@@ -1,6 +1,6 @@
 # forecastlab: reproduce the Keras RNN time-series tutorials end to end.
 #
-#   params.yaml -> acquire -> split -> window -> train -> evaluate -> verify -> report
+#   params.yaml -> acquire -> split -> window -> train and evaluate -> verify -> report
 #
 # Every experiment is defined in params.yaml, validated below before any job starts.
 # FORECASTLAB_PARAMS=other.yaml runs on another params file in its place; Snakemake's
@@ -30,7 +30,6 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/windows.smk"
 include: "workflow/rules/train.smk"
-include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/verify.smk"
 include: "workflow/rules/report.smk"
 
@@ -59,14 +58,10 @@ rule all_windows:
         phase_files("data"),
 
 
+# The trained models and their evaluations (one job makes both).
 rule all_models:
     input:
         phase_files("train"),
-
-
-rule all_evaluations:
-    input:
-        phase_files("evaluate"),
 
 
 rule all_verifications:

@@ -11,8 +11,8 @@ bench/results/pipeline.json and as Markdown to stdout.
     python bench/pipeline.py [--studies sine random_walk] [--cores 2] [--here]
         [--output bench/results/pipeline.json] [-- SNAKEMAKE ARGUMENTS]
 
-Arguments after `--` go to Snakemake (`-- --forcerun evaluate_model` times a rerun of
-every evaluation and what depends on it).
+Arguments after `--` go to Snakemake (`-- --forcerun verify_model` times a rerun of
+every hand verification and what depends on it).
 
 Jobs run side by side (--cores of them at once), so a rule's summed job wall exceeds the
 pipeline's wall; the CPU seconds are what the jobs cost the machine.

@@ -6,8 +6,8 @@ import pytest
 
 from forecastlab.architectures import ARCHITECTURES, architecture, target_steps
 from forecastlab.config import load_yaml
+from forecastlab.io import ModelFileError
 from forecastlab.models import (
-    ModelFileError,
     build_model,
     compile_model,
     copy_weights,

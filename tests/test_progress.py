@@ -23,14 +23,14 @@ def test_a_trained_model_shows_its_final_loss_and_training_time(tmp_path):
     )
     wildcards = {"study": "sine", "length": "2", "arch": "rnn1"}
     assert job_summary("train_model", wildcards, ["m.keras", validated]) == (
-        "sine/w2/rnn1 trained: val_loss 0.000172, 5.1 s of training"
+        "sine/w2/rnn1 trained and evaluated: val_loss 0.000172, 5.1 s of training"
     )
     unvalidated = write(tmp_path / "b/history.json", {"final_loss": 1625.63, "train_seconds": 4})
     assert job_summary("train_model", wildcards, [unvalidated]).endswith(
-        "trained: loss 1.63e+03, 4.0 s of training"
+        "trained and evaluated: loss 1.63e+03, 4.0 s of training"
     )
     baseline = write(tmp_path / "c/history.json", {"train_seconds": 0.0, "history": {}})
-    assert job_summary("train_model", {"study": "sine"}, [baseline]) == "sine trained"
+    assert job_summary("train_model", {"study": "sine"}, [baseline]) == "sine trained and evaluated"
 
 
 def test_an_evaluation_shows_the_stateless_and_stateful_mse_first(tmp_path):
@@ -38,11 +38,13 @@ def test_an_evaluation_shows_the_stateless_and_stateful_mse_first(tmp_path):
         m: {"mse": v} for m, v in [("stateful", 0.077), ("stateful_all", 1), ("stateless", 2e-4)]
     }
     evaluated = write(tmp_path / "eval.json", {"modes": modes})
-    assert job_summary("evaluate_model", {"study": "s"}, [evaluated]) == (
-        "s evaluated: stateless MSE 0.0002, stateful MSE 0.077 and 1 more mode"
+    history = write(tmp_path / "history.json", {"final_loss": 0.5, "train_seconds": 2.0})
+    assert job_summary("train_model", {"study": "s"}, [history, evaluated]) == (
+        "s trained and evaluated: loss 0.5, 2.0 s of training; "
+        "stateless MSE 0.0002, stateful MSE 0.077 and 1 more mode"
     )
     direct = write(tmp_path / "d/eval.json", {"modes": {"direct": {"mse": 0.01}}})
-    assert job_summary("evaluate_model", {}, [direct]) == "evaluated: direct MSE 0.01"
+    assert job_summary("train_model", {}, [direct]) == "trained and evaluated: direct MSE 0.01"
 
 
 def test_a_verification_shows_its_largest_error_and_missing_outputs_show_none(tmp_path):

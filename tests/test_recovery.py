@@ -106,9 +106,9 @@ def test_a_data_file_made_invalid_fails_every_run_naming_its_line(repo):
     assert_nothing_to_do(repo)
 
 
-def test_a_truncated_model_fails_evaluation_naming_it_until_it_is_retrained(repo):
+def test_a_truncated_model_fails_verification_naming_it_until_it_is_retrained(repo):
     model = repo / MODEL
-    model.write_bytes(model.read_bytes()[:1000])  # newer than its evaluation: rerun
+    model.write_bytes(model.read_bytes()[:1000])  # newer than its verification: rerun
     message = (
         f"error: {MODEL}: corrupt or truncated model file (File is not a zip file); "
         "delete it to retrain the model"
@@ -116,14 +116,14 @@ def test_a_truncated_model_fails_evaluation_naming_it_until_it_is_retrained(repo
     for _ in range(2):
         result = snakemake(repo)
         assert result.returncode != 0 and message in result.stdout + result.stderr
-        assert not (repo / "results/eval/sine/w2/rnn1/eval.json").exists()
-    # The evaluation closed the model's MLflow run, saying why.
+        assert not (repo / "results/verify/sine/w2/rnn1/verify.json").exists()
+    # The verification closed the model's MLflow run, saying why.
     failed = rnn1_runs(repo)[-1]
     assert failed.info.status == "FAILED"
     assert failed.data.tags["mlflow.note.content"] == f"Failed: SystemExit: {message}"
     result = run(["dvc", "repro"], repo, check=False)
     assert result.returncode != 0 and message in result.stdout + result.stderr
-    assert "evaluate" in run(["dvc", "status"], repo).stdout
+    assert "verify" in run(["dvc", "status"], repo).stdout
 
     model.unlink()  # as the message says
     assert snakemake(repo).returncode == 0

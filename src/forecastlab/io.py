@@ -1,9 +1,12 @@
-"""Atomic output files: a job interrupted mid-write leaves no file a later run trusts."""
+"""The pipeline's files: written atomically (a job interrupted mid-write leaves no file a
+later run trusts), read back, and saved models checked whole."""
 
 from __future__ import annotations
 
 import json
 import os
+import zipfile
+import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,3 +49,25 @@ def write_npz(path: str | Path, arrays: Mapping[str, np.ndarray]) -> None:
 def read_npz(path: str | Path) -> dict[str, np.ndarray]:
     with np.load(path) as archive:
         return {name: archive[name] for name in archive.files}
+
+
+class ModelFileError(ValueError):
+    """A saved model file is damaged; the message names it."""
+
+
+def check_model_file(path: str | Path) -> None:
+    """Raise ModelFileError naming `path` unless it is a whole `.keras` file (a zip archive
+    whose every member passes its checksum); reads no model, so it needs no Keras (which
+    reports any file it cannot open as "File not found")."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, EOFError, zlib.error) as err:
+        raise ModelFileError(
+            f"{path}: corrupt or truncated model file ({err}); delete it to retrain the model"
+        ) from None
+    if damaged is not None:
+        raise ModelFileError(
+            f"{path}: corrupt model file ({damaged} in it fails its checksum); delete it to "
+            "retrain the model"
+        )

@@ -7,8 +7,6 @@ window model, its return-sequences twin, a stateful batch-1 copy).
 
 from __future__ import annotations
 
-import zipfile
-import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ import keras
 import numpy as np
 
 from forecastlab.architectures import RECURRENT_KINDS, Layer, plan
+from forecastlab.io import check_model_file
 
 
 @keras.saving.register_keras_serializable(package="forecastlab")
@@ -52,30 +51,15 @@ class LayerNormSimpleRNNCell(keras.layers.Layer):
         return {**super().get_config(), "units": self.units, "activation": self.activation_name}
 
 
-class ModelFileError(ValueError):
-    """A saved model file is damaged; the message names it."""
-
-
 def load_model(path: str | Path) -> keras.Model:
     """A model saved by `model.save` (a `.keras` file, which is a zip archive), to predict
     with: uncompiled, so no optimizer state is read (a statefully trained model saves an
     optimizer its window copy never built, which Keras would warn it skips).
 
-    A truncated or corrupted file raises ModelFileError naming it (Keras itself reports
-    any file it cannot open as "File not found").
+    A truncated or corrupted file raises ModelFileError naming it (see
+    forecastlab.io.check_model_file).
     """
-    try:
-        with zipfile.ZipFile(path) as archive:
-            damaged = archive.testzip()
-    except (zipfile.BadZipFile, EOFError, zlib.error) as err:
-        raise ModelFileError(
-            f"{path}: corrupt or truncated model file ({err}); delete it to retrain the model"
-        ) from None
-    if damaged is not None:
-        raise ModelFileError(
-            f"{path}: corrupt model file ({damaged} in it fails its checksum); delete it to "
-            "retrain the model"
-        )
+    check_model_file(path)
     return keras.models.load_model(path, compile=False)
 
 

@@ -20,8 +20,7 @@ VERBS = {
     "acquire_series": "acquired",
     "split_series": "split and scaled",
     "window_series": "windows cut",
-    "train_model": "trained",
-    "evaluate_model": "evaluated",
+    "train_model": "trained and evaluated",
     "verify_model": "verified by hand",
     "summarize_results": "results summarized",
     "report_study": "report rendered",
@@ -77,9 +76,12 @@ def _verified(outputs: Sequence[str]) -> str:
     return f"max |numpy - Keras| {max(errors):.2g}" if errors else ""
 
 
+def _trained_and_evaluated(outputs: Sequence[str]) -> str:
+    return "; ".join(part for part in (_trained(outputs), _evaluated(outputs)) if part)
+
+
 FIGURES: dict[str, Callable[[Sequence[str]], str]] = {
-    "train_model": _trained,
-    "evaluate_model": _evaluated,
+    "train_model": _trained_and_evaluated,
     "verify_model": _verified,
 }
 

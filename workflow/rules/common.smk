@@ -178,7 +178,7 @@ def every(role):
 
 
 def phase_files(phase):
-    """Every file one phase (data, train, evaluate, verify or report) makes."""
+    """Every file one phase (data, train (and evaluate), verify or report) makes."""
     runs = [(study, length, arch) for study in STUDIES for length, arch in study_runs(study)]
     if phase == "data":
         return [
@@ -192,9 +192,7 @@ def phase_files(phase):
         ]
     if phase == "train":
         models = [f"models/{study}/w{length}/{arch}/model.keras" for study, length, arch in runs]
-        return models + every("weights") + every("history")
-    if phase == "evaluate":
-        return every("eval") + every("predictions")
+        return models + every("weights") + every("history") + every("eval") + every("predictions")
     if phase == "verify":
         return every("verify")
     if not runs:
@@ -211,5 +209,5 @@ def phase_files(phase):
 
 
 def every_file():
-    phases = ("data", "train", "evaluate", "verify", "report")
+    phases = ("data", "train", "verify", "report")
     return [path for phase in phases for path in phase_files(phase)]

@@ -3,6 +3,7 @@
 
 rule verify_model:
     input:
+        model="models/{study}/w{length}/{arch}/model.keras",
         weights="models/{study}/w{length}/{arch}/weights.npz",
         history="models/{study}/w{length}/{arch}/history.json",
         windows="data/windows/{study}/w{length}.npz",
@@ -28,7 +29,7 @@ rule verify_model:
     shell:
         "python {input.script} --name {wildcards.study}/w{wildcards.length}/{wildcards.arch}"
         " --arch {wildcards.arch} --hyperparams {params.hyperparams:q}"
-        " --weights {input.weights} --windows {input.windows}"
+        " --model {input.model} --weights {input.weights} --windows {input.windows}"
         " --predictions {input.predictions} --history {input.history}"
         " --atol {params.atol} --stateful-atol {params.stateful_atol} --rtol {params.rtol}"
         " --output {output} > {log} 2>&1"

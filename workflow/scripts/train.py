@@ -1,4 +1,9 @@
-"""Train one architecture on one study's windows; save the model, its weights and history."""
+"""Train one architecture on one study's windows and evaluate it on the test part.
+
+Writes the model, its weights and history, then scores it in every evaluation mode
+that applies (see forecastlab.modes) and writes eval.json and predictions.npz. One
+process does both, since TensorFlow's start-up is most of a short job's wall.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,16 @@ import logging
 import time
 from pathlib import Path
 
+import numpy as np
+
 from forecastlab.cli import configure_logging, json_object
 from forecastlab.config import git_commit, params_hash
 from forecastlab.io import atomic_path, read_npz, write_json, write_npz
 from forecastlab.numerics import configure, fingerprint
+from forecastlab.plots import forecast_figure, loss_figure
 from forecastlab.tracking import (
     failing_run,
+    log_figures,
     log_history,
     log_results,
     log_window_datasets,
@@ -36,11 +45,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", required=True, help=".keras file to write")
     parser.add_argument("--weights", required=True, help=".npz of weights by layer/variable")
     parser.add_argument("--history", required=True, help="history .json (with the MLflow run id)")
+    parser.add_argument("--metrics", required=True, help="eval .json to write")
+    parser.add_argument("--predictions", required=True, help="predictions .npz to write")
     args = parser.parse_args(argv)
     configure_logging()
 
     # TensorFlow is imported only now, after argument errors had their chance to stop us.
     from forecastlab.models import build_model, compile_model, export_weights, parameter_count
+    from forecastlab.modes import Case, evaluate, flat_metrics
     from forecastlab.training import train
 
     configure(args.seed)
@@ -77,8 +89,8 @@ def main(argv: list[str] | None = None) -> None:
     # A failure from here on closes the run as FAILED.
     with failing_run(uri, run_id):
         started = time.perf_counter()
-        train_series = read_npz(args.prepared)["train"]
-        history = train(model, args.arch, hp, windows, train_series, name, args.seed)
+        prepared = read_npz(args.prepared)
+        history = train(model, args.arch, hp, windows, prepared["train"], name, args.seed)
         seconds = time.perf_counter() - started
         logging.info("%s: trained in %.1f s", name, seconds)
 
@@ -86,6 +98,7 @@ def main(argv: list[str] | None = None) -> None:
             model.save(tmp)
         write_npz(args.weights, export_weights(model))
         final = {f"final_{key}": values[-1] for key, values in history.items()}
+        environment = fingerprint()
         write_json(
             args.history,
             {
@@ -94,11 +107,36 @@ def main(argv: list[str] | None = None) -> None:
                 "history": history,
                 **final,
                 "parameter_count": weights_count,
-                "environment": fingerprint(),
+                "environment": environment,
             },
         )
         log_history(uri, run_id, history)
         log_results(uri, run_id, {"train_seconds": seconds, **final}, artifacts=[args.weights])
+
+        started = time.perf_counter()
+        result = evaluate(Case(model, args.arch, hp, args.length, windows, prepared, args.seed))
+        result.metrics["environment"] = environment
+        write_npz(args.predictions, result.arrays)
+        write_json(args.metrics, result.metrics)
+        log_results(uri, run_id, flat_metrics(result.metrics))
+        log_figures(uri, run_id, figures(name, history, result))
+        modes = result.metrics["modes"]
+        shown = ", ".join(f"{mode} MSE {m['mse']:.3g}" for mode, m in modes.items())
+        logging.info("%s: evaluated in %.1f s: %s", name, time.perf_counter() - started, shown)
+
+
+def figures(name: str, history: dict, result) -> dict:
+    """The run's figures: forecasts against targets (first step ahead) and the losses."""
+
+    def first_step(values: np.ndarray) -> np.ndarray:
+        return values if values.ndim == 1 else values[:, 0]
+
+    shown = {mode: first_step(forecasts) for mode, forecasts in result.forecasts.items()}
+    title = f"{name}: test targets and forecasts (first step ahead)"
+    made = {"predictions.png": forecast_figure(first_step(result.targets), shown, title)}
+    if history:
+        made["loss.png"] = loss_figure(history, name)
+    return made
 
 
 if __name__ == "__main__":

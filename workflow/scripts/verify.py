@@ -1,4 +1,8 @@
-"""Recompute a trained model's predictions by hand (numpy) and compare them with Keras's."""
+"""Recompute a trained model's predictions by hand (numpy) and compare them with Keras's.
+
+Reads the exported weights and Keras's predictions, not the model: no TensorFlow. The
+saved model file is checked whole, so a damaged one stops here, named.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import sys
 
 from forecastlab.cli import configure_logging, json_object
 from forecastlab.handcheck import verify_predictions
-from forecastlab.io import read_json, read_npz, write_json
+from forecastlab.io import ModelFileError, check_model_file, read_json, read_npz, write_json
 from forecastlab.tracking import (
     ensure_run,
     fail_run,
@@ -27,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--arch", required=True)
     parser.add_argument("--hyperparams", type=json_object, required=True)
+    parser.add_argument("--model", required=True, help=".keras file (checked whole)")
     parser.add_argument("--weights", required=True, help="weights .npz")
     parser.add_argument("--windows", required=True, help="windows .npz")
     parser.add_argument("--predictions", required=True, help="Keras's predictions .npz")
@@ -48,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
 def verify(args: argparse.Namespace, uri: str, run_id: str) -> int:
     """Compare, log the comparison to the run and close it: FINISHED if every mode is
     within the tolerances (then write the report), else FAILED; return the exit code."""
+    try:
+        check_model_file(args.model)
+    except ModelFileError as err:
+        raise SystemExit(f"error: {err}") from None
     windows = read_npz(args.windows)
     report = verify_predictions(
         args.arch,
