@@ -160,3 +160,50 @@ def test_split_names_study_file_and_line_of_a_bad_raw_row(tmp_path):
         f"error: study sine: {raw}:3: value 'abc' is not a number"
     )
     assert not (tmp_path / "prepared.npz").exists()
+
+
+def test_summarize_takes_2000_runs_from_the_compact_studies_mapping(tmp_path):
+    from forecastlab.layout import runs_of
+    from forecastlab.numerics import fingerprint
+
+    archs = ["naive", "linear", "rnn1", "rnn3", "lstm", "gru", "deep_rnn", "seq2vec"]
+    studies = {
+        "big": {
+            "windows": {"lengths": list(range(2, 252))},
+            "architectures": archs,
+            "models": {arch: {} for arch in archs},
+        }
+    }
+    runs = runs_of(studies)
+    assert len(runs) == 2000
+    environment = fingerprint()
+    for number, run in enumerate(runs):
+        modes = {"stateless": {"mse": 1.0 + number, "n": 5}}
+        if run["arch"] == "rnn1":
+            for mode in ("stateful", "stateful_warm", "stateful_reset_L"):
+                modes[mode] = {"mse": 2.0 + number, "n": 5}
+        files = {
+            "history": {"history": {}, "environment": environment},
+            "eval": {"modes": modes, "environment": environment},
+            "verify": {"passed": True, "modes": {"stateless": {"max_abs_error": 1e-7}}},
+        }
+        for role, payload in files.items():
+            (tmp_path / run[role]).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / run[role]).write_text(json.dumps(payload))
+        write_npz(tmp_path / run["predictions"], {"stateless": np.zeros(5)})
+    argument = json.dumps(studies)
+    assert len(argument) < 4096  # Linux caps one argument at 128 KiB; runs would pass it
+    assert len(json.dumps(runs)) > 128 * 1024
+    result = subprocess.run(
+        [sys.executable, str(REPO / "workflow/scripts/summarize.py"), "--studies", argument]
+        + ["--summary", "summary.csv", "--metrics", "metrics.json", "--stateful", "s.csv"]
+        + ["--environment", "environment.json", "--plots", "plots"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "2000 runs, 2750 rows" in result.stderr
+    rows = (tmp_path / "summary.csv").read_text().splitlines()
+    assert len(rows) == 1 + 2750
+    assert len((tmp_path / "s.csv").read_text().splitlines()) == 1 + 250

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from snakemake.settings.types import DeploymentMethod
 
-from forecastlab.architectures import applies
+from forecastlab import layout
 
 # Jobs inherit these. The interpreter running Snakemake has forecastlab installed, so its
 # folder goes first on PATH and a rule's `python` is that interpreter even when the
@@ -98,51 +98,22 @@ def hyperparams_json(wildcards):
 
 
 def study_runs(study):
-    """Every (window length, architecture) pair a study trains: each listed architecture at
-    each window length it can read (a seasonal naive forecast needs a season in the window)."""
-    spec = STUDIES[study]
-    return [
-        (length, arch)
-        for length in spec["windows"]["lengths"]
-        for arch in spec["architectures"]
-        if applies(arch, spec["models"][arch], length)
-    ]
-
-
-def run_files(study, length, arch):
-    """Every file the pipeline writes for one trained model, by role."""
-    run = f"{study}/w{length}/{arch}"
-    return {
-        "history": f"models/{run}/history.json",
-        "weights": f"models/{run}/weights.npz",
-        "eval": f"results/eval/{run}/eval.json",
-        "predictions": f"results/eval/{run}/predictions.npz",
-        "verify": f"results/verify/{run}/verify.json",
-    }
+    return layout.study_runs(STUDIES[study])
 
 
 def runs_of(studies):
-    """One dict per trained model of `studies`: study, window, arch, hyperparams, files."""
-    return [
-        {
-            "study": study,
-            "window": length,
-            "arch": arch,
-            "hyperparams": STUDIES[study]["models"][arch],
-            **run_files(study, length, arch),
-        }
-        for study in studies
-        for length, arch in study_runs(study)
-    ]
+    """One dict per trained model of `studies` (names): see forecastlab.layout.runs_of."""
+    return layout.runs_of({study: STUDIES[study] for study in studies})
 
 
 def files_of(runs):
     """Every file of every run in `runs` (as runs_of returns them)."""
-    return [run[role] for run in runs for role in ("history", "weights", "eval", "predictions", "verify")]
+    return [run[role] for run in runs for role in layout.RUN_FILES]
 
 
 def study_report_parameters(wildcards):
-    return json.dumps({"study": wildcards.study, "runs": runs_of([wildcards.study])})
+    """The study and its params: the notebook lists its runs (forecastlab.layout)."""
+    return json.dumps({"study": wildcards.study, "studies": {wildcards.study: STUDIES[wildcards.study]}})
 
 
 def index_report_parameters(wildcards):
@@ -160,8 +131,8 @@ def report_inputs(wildcards):
     return files_of(runs_of([wildcards.study]))
 
 
-def all_runs_json(wildcards):
-    return json.dumps(runs_of(STUDIES))
+def studies_json(wildcards):
+    return json.dumps(STUDIES)
 
 
 def all_run_inputs(wildcards):

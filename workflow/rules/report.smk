@@ -6,7 +6,7 @@ rule report_study:
         runs=report_inputs,
         template="workflow/notebooks/study_report.ipynb",
         script=script("report"),
-        library=library("architectures", "handcheck", "reporting", "summary"),
+        library=library("architectures", "handcheck", "layout", "reporting", "summary"),
     output:
         notebook="reports/{study}.ipynb",
         html="reports/{study}.html",
@@ -31,7 +31,7 @@ rule summarize_results:
     input:
         runs=all_run_inputs,
         script=script("summarize"),
-        library=library("architectures", "summary"),
+        library=library("architectures", "layout", "summary"),
     output:
         summary="results/summary.csv",
         metrics="results/metrics.json",
@@ -39,7 +39,7 @@ rule summarize_results:
         environment="results/environment.json",
         plots=directory("results/plots"),
     params:
-        runs=all_runs_json,
+        studies=studies_json,
     log:
         "logs/summarize.log",
     benchmark:
@@ -50,7 +50,7 @@ rule summarize_results:
     conda:
         "../../envs/numpy.yaml"
     shell:
-        "python {input.script} --runs {params.runs:q} --summary {output.summary}"
+        "python {input.script} --studies {params.studies:q} --summary {output.summary}"
         " --metrics {output.metrics} --stateful {output.stateful}"
         " --environment {output.environment}"
         " --plots {output.plots} > {log} 2>&1"

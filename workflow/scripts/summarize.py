@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
-from forecastlab.cli import configure_logging
+from forecastlab.cli import configure_logging, json_object
 from forecastlab.io import read_json, read_npz, write_json
+from forecastlab.layout import runs_of
 from forecastlab.summary import (
     environments,
     loss_rows,
@@ -23,7 +23,9 @@ from forecastlab.summary import (
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=json.loads, required=True, help="JSON list of runs")
+    parser.add_argument(
+        "--studies", type=json_object, required=True, help="params.yaml's studies, as JSON"
+    )
     parser.add_argument("--summary", required=True, help="summary .csv to write (row per mode)")
     parser.add_argument("--metrics", required=True, help="the same as DVC metrics .json")
     parser.add_argument("--stateful", required=True, help="stateful-vs-stateless .csv to write")
@@ -34,8 +36,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     configure_logging()
 
+    runs = runs_of(args.studies)
     rows, records = [], []
-    for run in args.runs:
+    for run in runs:
         training, evaluation = read_json(run["history"]), read_json(run["eval"])
         records += [training, evaluation]
         rows += summary_rows(run, evaluation, training, read_json(run["verify"]))
@@ -52,9 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     write_json(args.environment, environments(records))
     verdicts = stateful_verdicts(rows)
     write_csv(args.stateful, verdicts)
-    logging.info(
-        "%d runs, %d rows -> %s, %s", len(args.runs), len(rows), args.summary, args.metrics
-    )
+    logging.info("%d runs, %d rows -> %s, %s", len(runs), len(rows), args.summary, args.metrics)
     logging.info("stateful against stateless: %s", stateful_answer(verdicts))
 
 
