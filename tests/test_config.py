@@ -71,7 +71,7 @@ def test_bad_params_name_the_key(path, value, expected):
 def test_unknown_top_level_key_and_missing_model():
     params = tiny_params() | {"epochs": 5}
     with pytest.raises(
-        ParamsError, match=r"unknown key 'epochs' \(allowed: studies, verification\)"
+        ParamsError, match=r"unknown key 'epochs' \(allowed: statistics, studies, verification\)"
     ):
         validate_params(params, SCHEMA)
     params = tiny_params()

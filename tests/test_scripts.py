@@ -78,6 +78,7 @@ def test_verify_fails_naming_the_model_when_one_saved_weight_is_perturbed(tmp_pa
     stateful, stateful_hidden = stateful_predict(model, "rnn1", hp, series)
     files = {name: tmp_path / f"{name}.npz" for name in ("weights", "windows", "predictions")}
     write_npz(files["weights"], export_weights(model))
+    model.save(tmp_path / "model.keras")
     write_npz(files["windows"], {"test_inputs": inputs})
     write_npz(
         files["predictions"],
@@ -105,6 +106,8 @@ def test_verify_fails_naming_the_model_when_one_saved_weight_is_perturbed(tmp_pa
             "rnn1",
             "--hyperparams",
             json.dumps(hp),
+            "--model",
+            tmp_path / "model.keras",
             "--weights",
             files["weights"],
             "--windows",
@@ -190,14 +193,24 @@ def test_summarize_takes_2000_runs_from_the_compact_studies_mapping(tmp_path):
         for role, payload in files.items():
             (tmp_path / run[role]).parent.mkdir(parents=True, exist_ok=True)
             (tmp_path / run[role]).write_text(json.dumps(payload))
-        write_npz(tmp_path / run["predictions"], {"stateless": np.zeros(5)})
+        arrays = {"stateless": np.zeros(5)}
+        if run["arch"] == "rnn1":  # 4 windows over a 12-step test part, as evaluation saves
+            steps, ends = np.arange(12.0), np.array([3, 5, 7, 9])
+            arrays = {
+                "test_series": steps,
+                "target_positions": ends,
+                "test_targets": steps[ends],
+                "stateless": steps[ends] + np.array([0.1, -0.1, 0.2, 0.0]),
+            }
+            arrays |= dict.fromkeys(("stateful", "stateful_warm", "stateful_reset_L"), steps + 1)
+        write_npz(tmp_path / run["predictions"], arrays)
     argument = json.dumps(studies)
     assert len(argument) < 4096  # Linux caps one argument at 128 KiB; runs would pass it
     assert len(json.dumps(runs)) > 128 * 1024
     result = subprocess.run(
         [sys.executable, str(REPO / "workflow/scripts/summarize.py"), "--studies", argument]
         + ["--summary", "summary.csv", "--metrics", "metrics.json", "--stateful", "s.csv"]
-        + ["--environment", "environment.json", "--plots", "plots"],
+        + ["--environment", "environment.json", "--plots", "plots", "--level", "0.05"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

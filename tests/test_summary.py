@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from forecastlab.numerics import fingerprint, fingerprint_id
 from forecastlab.summary import (
@@ -7,8 +8,12 @@ from forecastlab.summary import (
     metrics_tree,
     prediction_rows,
     stateful_answer,
+    stateful_tests,
     stateful_verdicts,
+    study_stateful_rows,
     summary_rows,
+    verdict_count_rows,
+    window_errors,
     write_csv,
 )
 
@@ -133,20 +138,82 @@ def test_stateful_verdicts_and_the_answer():
             }
         ]
     )
-    verdicts = stateful_verdicts(table)
+
+    def test(ratio, p_value, label):
+        return {"ratio": ratio, "p_value": p_value, "verdict": label}
+
+    tests = {
+        ("sine", 2, "rnn1"): {
+            "stateful": test(500.0, 1e-9, "worse"),
+            "stateful_warm": test(250.0, 1e-6, "worse"),
+            "stateful_reset_L": test(3.0, 0.2, "no significant difference"),
+        },
+        ("sine", 10, "rnn1"): dict.fromkeys(
+            ["stateful", "stateful_warm", "stateful_reset_L"], test(0.5, 0.01, "better")
+        ),
+        ("sine", 10, "stateful_rnn1"): dict.fromkeys(
+            ["stateful", "stateful_warm", "stateful_reset_L"],
+            test(0.5, 0.3, "no significant difference"),
+        ),
+    }
+    verdicts = stateful_verdicts(table, tests)
     assert [(v["window"], v["architecture"], v["stateful is"]) for v in verdicts] == [
         (2, "rnn1", "worse"),
-        (10, "rnn1", "not worse"),
-        (10, "stateful_rnn1", "not worse"),
+        (10, "rnn1", "better"),
+        (10, "stateful_rnn1", "no significant difference"),
     ]
     assert verdicts[0]["stateful / stateless"] == 500.0
     assert verdicts[0]["warm / stateless"] == 250.0
-    assert verdicts[0]["reset every L / stateless"] == 3.0
+    assert verdicts[0]["reset every L is"] == "no significant difference"
+    assert verdicts[0]["stateful p (DM)"] == 1e-9
     assert {v["fingerprint"] for v in verdicts} == {"f1"}
-    assert stateful_answer(verdicts) == (
-        "No: stateful prediction is not worse for 1 of 2 window-trained models (sine w10 rnn1)."
+    assert stateful_answer(verdicts, 0.05) == (
+        "No: of 2 window-trained models, stateful prediction is worse for 1, better for 1, "
+        "no significant difference for 0 (Diebold-Mariano test with the Harvey-Leybourne-"
+        "Newbold correction, squared errors, level 0.05; one trained model each)."
     )
-    assert stateful_answer(verdicts[:1]) == (
-        "Yes, so far: stateful prediction is worse for all 1 window-trained models."
+    assert stateful_answer(verdicts[:1], 0.05).startswith("Yes, so far: of 1 window-trained")
+    assert verdict_count_rows(verdicts) == [
+        {"study": "sine", "worse": 1, "no significant difference": 1, "better": 1}
+    ]
+    assert (
+        stateful_answer([], 0.05)
+        == "No model trained on windows has been evaluated statefully yet."
     )
-    assert stateful_answer([]) == "No model trained on windows has been evaluated statefully yet."
+
+
+def stateful_arrays(shift: float) -> dict:
+    """A one-series evaluation: 4 windows of length 3 over 12 test steps; the stateful
+    forecasts are the truth plus `shift`, the stateless ones the truth plus 0.1."""
+    series = np.arange(12.0)
+    positions = np.array([3, 5, 7, 9])
+    forecasts = np.r_[series[1:], 0.0] + shift  # forecasts[t] forecasts step t + 1
+    return {
+        "test_series": series,
+        "target_positions": positions,
+        "test_targets": series[positions],
+        "stateless": series[positions] + np.array([0.1, -0.1, 0.1, -0.1]),
+        "stateful": forecasts,
+        "stateful_warm": forecasts,
+        "stateful_reset_L": forecasts * 0 + series.mean(),
+    }
+
+
+def test_window_errors_line_each_stateful_forecast_up_with_its_window_target():
+    errors = window_errors(stateful_arrays(0.5))
+    np.testing.assert_allclose(errors["stateless"], [0.1, -0.1, 0.1, -0.1])
+    np.testing.assert_allclose(errors["stateful"], [0.5] * 4)
+    np.testing.assert_allclose(errors["stateful_reset_L"], 5.5 - np.array([3, 5, 7, 9]))
+
+
+def test_stateful_tests_give_the_ratio_the_dm_test_and_the_verdict():
+    tests = stateful_tests(stateful_arrays(0.5), 0.05)
+    assert tests["stateful"]["ratio"] == pytest.approx(25.0)
+    # Every squared-error difference is 0.25 - 0.01: (next to) no variance, so certain.
+    assert tests["stateful"]["verdict"] == "worse" and tests["stateful"]["p_value"] < 1e-10
+    assert tests["stateful_reset_L"]["verdict"] == "no significant difference"
+    rows = study_stateful_rows(
+        [{"arch": "rnn1", "window": 3, "arrays": stateful_arrays(0.5)}], 0.05
+    )
+    assert rows[0]["stateful is"] == "worse" and rows[0]["warm / stateless"] == pytest.approx(25)
+    assert study_stateful_rows([{"arch": "naive", "window": 3, "arrays": {}}], 0.05) == []

@@ -12,6 +12,7 @@ import numpy as np
 from forecastlab.architectures import ARCHITECTURES
 from forecastlab.io import atomic_path
 from forecastlab.numerics import fingerprint_id
+from forecastlab.stats import BETTER, NO_DIFFERENCE, WORSE, diebold_mariano, verdict
 
 # The columns that name a summary row.
 ROW_KEYS = ("study", "window", "architecture", "mode")
@@ -128,10 +129,56 @@ def prediction_rows(arrays: Mapping[str, np.ndarray], upto: int = 200) -> list[d
     return rows
 
 
-def stateful_verdicts(rows: Iterable[Mapping[str, Any]]) -> list[dict]:
-    """From summary rows, one row per model evaluated both ways: stateless and stateful
-    MSE on the same targets, their ratio, the warm and reset-every-L ratios, how the
-    model was trained, and the verdict."""
+# The stateful modes, each compared with the stateless forecasts of the same windows, and
+# their names in the verdict table.
+STATEFUL_MODES = {
+    "stateful": "stateful",
+    "stateful_warm": "warm",
+    "stateful_reset_L": "reset every L",
+}
+
+
+def window_errors(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The errors (forecast - target, float64) of the forecast made after each test window,
+    stateless and in each stateful mode the model has, on the same targets in time order.
+
+    arrays as evaluation saves them for a one-series study: test_targets and stateless
+    (m,) (or (m, L) for per-step models, whose last step counts), target_positions (m,),
+    and per stateful mode (T,) where forecasts[t] forecasts step t + 1.
+    """
+    stateless, targets = (np.asarray(arrays[k], np.float64) for k in ("stateless", "test_targets"))
+    if stateless.ndim == 2:
+        stateless, targets = stateless[:, -1], targets[:, -1]
+    ends = arrays["target_positions"] - 1
+    errors = {"stateless": stateless - targets}
+    for mode in STATEFUL_MODES:
+        if mode in arrays:
+            errors[mode] = np.asarray(arrays[mode], np.float64)[ends] - targets
+    return errors
+
+
+def stateful_tests(arrays: Mapping[str, np.ndarray], level: float) -> dict[str, dict]:
+    """Each stateful mode against the stateless forecasts of one model: the MSE ratio,
+    the HLN-corrected Diebold-Mariano test of their squared errors (see forecastlab.stats)
+    and the verdict at `level`. {} for a model without stateful modes."""
+    errors = window_errors(arrays)
+    stateless_mse = float(np.mean(errors["stateless"] ** 2))
+    tests = {}
+    for mode in STATEFUL_MODES:
+        if mode in errors:
+            test = diebold_mariano(errors[mode], errors["stateless"])
+            ratio = float(np.mean(errors[mode] ** 2)) / stateless_mse
+            tests[mode] = {**test, "ratio": ratio, "verdict": verdict(test, level)}
+    return tests
+
+
+def stateful_verdicts(
+    rows: Iterable[Mapping[str, Any]], tests: Mapping[tuple[str, int, str], Mapping[str, dict]]
+) -> list[dict]:
+    """One row per model evaluated both ways: stateless and stateful MSE on the same
+    targets, how the model was trained, and for each stateful mode its MSE ratio to
+    stateless, the Diebold-Mariano p-value and the verdict (tests: stateful_tests of each
+    model, keyed by (study, window, architecture))."""
     by_model: dict[tuple, dict] = {}
     for row in rows:
         key = (row["study"], int(row["window"]), row["architecture"], row["trained"])
@@ -142,37 +189,73 @@ def stateful_verdicts(rows: Iterable[Mapping[str, Any]]) -> list[dict]:
     for (study, window, arch, trained), mse in sorted(by_model.items()):
         if "stateful" not in mse:
             continue
-        verdicts.append(
-            {
-                "study": study,
-                "window": window,
-                "architecture": arch,
-                "trained": trained,
-                "stateless MSE": mse["stateless"],
-                "stateful MSE": mse["stateful"],
-                "stateful / stateless": mse["stateful"] / mse["stateless"],
-                "warm / stateless": mse["stateful_warm"] / mse["stateless"],
-                "reset every L / stateless": mse["stateful_reset_L"] / mse["stateless"],
-                "stateful is": "worse" if mse["stateful"] > mse["stateless"] else "not worse",
-                "fingerprint": mse["fingerprint"],
+        verdict_row = {
+            "study": study,
+            "window": window,
+            "architecture": arch,
+            "trained": trained,
+            "stateless MSE": mse["stateless"],
+            "stateful MSE": mse["stateful"],
+        }
+        for mode, name in STATEFUL_MODES.items():
+            test = tests[(study, window, arch)][mode]
+            verdict_row |= {
+                f"{name} / stateless": test["ratio"],
+                f"{name} p (DM)": test["p_value"],
+                f"{name} is": test["verdict"],
             }
-        )
+        verdicts.append(verdict_row | {"fingerprint": mse["fingerprint"]})
     return verdicts
 
 
-def stateful_answer(verdicts: list[dict]) -> str:
-    """The one-line answer to the first tutorial's "is stateful prediction ALWAYS worse?",
-    over the models trained on windows (stateless), as the tutorial's was."""
+def verdict_counts(verdicts: Iterable[Mapping[str, Any]], mode: str = "stateful") -> dict:
+    """How many models each verdict class holds for one stateful mode (its table name)."""
+    counts = dict.fromkeys((WORSE, NO_DIFFERENCE, BETTER), 0)
+    for row in verdicts:
+        counts[row[f"{mode} is"]] += 1
+    return counts
+
+
+def stateful_answer(verdicts: list[dict], level: float) -> str:
+    """The answer to the first tutorial's "is stateful prediction ALWAYS worse?", over the
+    models trained on windows (stateless), as the tutorial's was: the count of each
+    verdict of the Diebold-Mariano test at `level`."""
     asked = [v for v in verdicts if v["trained"] == "stateless"]
     if not asked:
         return "No model trained on windows has been evaluated statefully yet."
-    better = [v for v in asked if v["stateful is"] == "not worse"]
-    if not better:
-        return (
-            f"Yes, so far: stateful prediction is worse for all {len(asked)} window-trained models."
-        )
-    where = ", ".join(f"{v['study']} w{v['window']} {v['architecture']}" for v in better)
+    counts = verdict_counts(asked)
+    shown = ", ".join(f"{label} for {counts[label]}" for label in (WORSE, BETTER, NO_DIFFERENCE))
+    start = "Yes, so far" if counts[WORSE] == len(asked) else "No"
     return (
-        f"No: stateful prediction is not worse for {len(better)} of {len(asked)} "
-        f"window-trained models ({where})."
+        f"{start}: of {len(asked)} window-trained models, stateful prediction is {shown} "
+        f"(Diebold-Mariano test with the Harvey-Leybourne-Newbold correction, squared "
+        f"errors, level {level:g}; one trained model each)."
     )
+
+
+def verdict_count_rows(verdicts: Iterable[Mapping[str, Any]]) -> list[dict]:
+    """Per study, how many models each verdict class of the stateful mode holds."""
+    by_study: dict[str, list] = {}
+    for row in verdicts:
+        by_study.setdefault(row["study"], []).append(row)
+    return [{"study": study, **verdict_counts(rows)} for study, rows in sorted(by_study.items())]
+
+
+def study_stateful_rows(runs: Iterable[Mapping[str, Any]], level: float) -> list[dict]:
+    """A study report's stateful table: per model with stateful modes (runs with their
+    predictions loaded as "arrays"), each mode's MSE ratio to stateless, its
+    Diebold-Mariano p-value and verdict at `level`."""
+    rows = []
+    for run in sorted(runs, key=lambda r: (r["window"], r["arch"])):
+        if "stateful" not in run["arrays"]:
+            continue
+        row = {"architecture": run["arch"], "window": run["window"]}
+        for mode, test in stateful_tests(run["arrays"], level).items():
+            name = STATEFUL_MODES[mode]
+            row |= {
+                f"{name} / stateless": test["ratio"],
+                f"{name} p (DM)": test["p_value"],
+                f"{name} is": test["verdict"],
+            }
+        rows.append(row)
+    return rows

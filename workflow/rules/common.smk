@@ -113,7 +113,13 @@ def files_of(runs):
 
 def study_report_parameters(wildcards):
     """The study and its params: the notebook lists its runs (forecastlab.layout)."""
-    return json.dumps({"study": wildcards.study, "studies": {wildcards.study: STUDIES[wildcards.study]}})
+    return json.dumps(
+        {
+            "study": wildcards.study,
+            "studies": {wildcards.study: STUDIES[wildcards.study]},
+            "level": config["statistics"]["level"],
+        }
+    )
 
 
 def index_report_parameters(wildcards):
@@ -123,6 +129,7 @@ def index_report_parameters(wildcards):
             "stateful": "results/stateful_vs_stateless.csv",
             "reports": {study: f"{study}.html" for study in studies_with_runs()},
             "params_hash": params_hash(config),
+            "level": config["statistics"]["level"],
         }
     )
 

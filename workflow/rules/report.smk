@@ -6,7 +6,7 @@ rule report_study:
         runs=report_inputs,
         template="workflow/notebooks/study_report.ipynb",
         script=script("report"),
-        library=library("architectures", "handcheck", "layout", "reporting", "summary"),
+        library=library("architectures", "handcheck", "layout", "reporting", "stats", "summary"),
     output:
         notebook="reports/{study}.ipynb",
         html="reports/{study}.html",
@@ -31,7 +31,7 @@ rule summarize_results:
     input:
         runs=all_run_inputs,
         script=script("summarize"),
-        library=library("architectures", "layout", "summary"),
+        library=library("architectures", "layout", "stats", "summary"),
     output:
         summary="results/summary.csv",
         metrics="results/metrics.json",
@@ -40,6 +40,7 @@ rule summarize_results:
         plots=directory("results/plots"),
     params:
         studies=studies_json,
+        level=config["statistics"]["level"],
     log:
         "logs/summarize.log",
     benchmark:
@@ -51,7 +52,7 @@ rule summarize_results:
         "../../envs/numpy.yaml"
     shell:
         "python {input.script} --studies {params.studies:q} --summary {output.summary}"
-        " --metrics {output.metrics} --stateful {output.stateful}"
+        " --metrics {output.metrics} --stateful {output.stateful} --level {params.level}"
         " --environment {output.environment}"
         " --plots {output.plots} > {log} 2>&1"
 
@@ -62,7 +63,7 @@ rule report_index:
         stateful="results/stateful_vs_stateless.csv",
         template="workflow/notebooks/index_report.ipynb",
         script=script("report"),
-        library=library("architectures", "reporting", "summary"),
+        library=library("architectures", "reporting", "stats", "summary"),
     output:
         notebook="reports/index.ipynb",
         html="reports/index.html",

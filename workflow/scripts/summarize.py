@@ -15,6 +15,7 @@ from forecastlab.summary import (
     metrics_tree,
     prediction_rows,
     stateful_answer,
+    stateful_tests,
     stateful_verdicts,
     summary_rows,
     write_csv,
@@ -29,6 +30,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--summary", required=True, help="summary .csv to write (row per mode)")
     parser.add_argument("--metrics", required=True, help="the same as DVC metrics .json")
     parser.add_argument("--stateful", required=True, help="stateful-vs-stateless .csv to write")
+    parser.add_argument(
+        "--level", type=float, required=True, help="significance level of the verdicts"
+    )
     parser.add_argument("--plots", required=True, help="folder for loss and prediction CSVs")
     parser.add_argument(
         "--environment", required=True, help=".json of every fingerprint, by id, to write"
@@ -37,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging()
 
     runs = runs_of(args.studies)
-    rows, records = [], []
+    rows, records, tests = [], [], {}
     for run in runs:
         training, evaluation = read_json(run["history"]), read_json(run["eval"])
         records += [training, evaluation]
@@ -47,16 +51,19 @@ def main(argv: list[str] | None = None) -> None:
             write_csv(Path(args.plots) / "loss" / f"{name}.csv", loss_rows(training["history"]))
         predictions = read_npz(run["predictions"])
         if "stateful" in predictions:  # a recurrent one-step model on one series
+            tests[(run["study"], run["window"], run["arch"])] = stateful_tests(
+                predictions, args.level
+            )
             write_csv(
                 Path(args.plots) / "predictions" / f"{name}.csv", prediction_rows(predictions)
             )
     write_csv(args.summary, rows)
     write_json(args.metrics, metrics_tree(rows))
     write_json(args.environment, environments(records))
-    verdicts = stateful_verdicts(rows)
+    verdicts = stateful_verdicts(rows, tests)
     write_csv(args.stateful, verdicts)
     logging.info("%d runs, %d rows -> %s, %s", len(runs), len(rows), args.summary, args.metrics)
-    logging.info("stateful against stateless: %s", stateful_answer(verdicts))
+    logging.info("stateful against stateless: %s", stateful_answer(verdicts, args.level))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,59 @@
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from forecastlab.stats import BETTER, NO_DIFFERENCE, WORSE, diebold_mariano, verdict
+
+A = np.array([1.0, 2.0, 3.0, 1.0, 2.0])
+B = np.ones(5)
+
+
+def test_the_statistic_equals_one_worked_by_hand():
+    # d = A^2 - B^2 = [0, 3, 8, 0, 3]: mean 2.8; centred [-2.8, 0.2, 5.2, -2.8, 0.2].
+    # gamma_0 = (7.84 + 0.04 + 27.04 + 7.84 + 0.04) / 5 = 8.56, so Var(mean d) = 8.56 / 5;
+    # HLN multiplies by sqrt((n + 1 - 2h + h(h - 1)/n) / n) = sqrt(4 / 5) for h = 1.
+    test = diebold_mariano(A, B)
+    statistic = 2.8 / math.sqrt(8.56 / 5) * math.sqrt(4 / 5)
+    assert test["statistic"] == pytest.approx(statistic, rel=1e-12)
+    assert test["statistic"] == pytest.approx(1.914, abs=1e-3)
+    # Student's t with 4 degrees of freedom: t(0.95) = 2.132 and t(0.90) = 1.533, so the
+    # two-sided p-value of 1.914 lies between 0.10 and 0.20.
+    assert 0.10 < test["p_value"] < 0.20
+    assert test["p_value"] == pytest.approx(2 * stats.t.sf(statistic, 4), rel=1e-12)
+    assert test["n"] == 5 and test["mean_loss_difference"] == pytest.approx(2.8)
+
+
+def test_a_two_step_horizon_adds_the_lag_one_autocovariance():
+    # gamma_1 = (0.2 * -2.8 + 5.2 * 0.2 + -2.8 * 5.2 + 0.2 * -2.8) / 5 = -2.928;
+    # Var(mean d) = (8.56 + 2 * -2.928) / 5; HLN factor sqrt((5 + 1 - 4 + 2 / 5) / 5).
+    test = diebold_mariano(A, B, horizon=2)
+    statistic = 2.8 / math.sqrt((8.56 - 2 * 2.928) / 5) * math.sqrt(2.4 / 5)
+    assert test["statistic"] == pytest.approx(statistic, rel=1e-12)
+
+
+def test_swapping_the_forecasts_flips_the_sign_and_keeps_the_p_value():
+    forward, backward = diebold_mariano(A, B), diebold_mariano(B, A)
+    assert backward["statistic"] == pytest.approx(-forward["statistic"])
+    assert backward["p_value"] == pytest.approx(forward["p_value"])
+
+
+def test_equal_errors_up_to_noise_are_no_significant_difference_and_double_ones_worse():
+    rng = np.random.default_rng(7)
+    errors = rng.normal(size=500)
+    twin = errors + rng.normal(scale=1e-3, size=500)
+    assert verdict(diebold_mariano(twin, errors), 0.05) == NO_DIFFERENCE
+    worse = diebold_mariano(2 * errors, errors)
+    assert worse["p_value"] < 1e-10 and verdict(worse, 0.05) == WORSE
+    assert verdict(diebold_mariano(errors, 2 * errors), 0.05) == BETTER
+    same = diebold_mariano(errors, errors)
+    assert (same["statistic"], same["p_value"]) == (0.0, 1.0)
+    assert verdict(same, 0.05) == NO_DIFFERENCE
+
+
+def test_mismatched_or_too_short_errors_are_refused():
+    with pytest.raises(ValueError, match=r"two \(n,\) arrays of one shape, got \(5,\) and \(4,\)"):
+        diebold_mariano(A, B[:4])
+    with pytest.raises(ValueError, match="3 or more errors and 1 <= horizon < n, got n=2, h=1"):
+        diebold_mariano(A[:2], B[:2])
