@@ -51,7 +51,13 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging()
 
     # TensorFlow is imported only now, after argument errors had their chance to stop us.
-    from forecastlab.models import build_model, compile_model, export_weights, parameter_count
+    from forecastlab.models import (
+        build_model,
+        compile_model,
+        export_weights,
+        load_model,
+        parameter_count,
+    )
     from forecastlab.modes import Case, evaluate, flat_metrics
     from forecastlab.training import train
 
@@ -113,8 +119,13 @@ def main(argv: list[str] | None = None) -> None:
         log_history(uri, run_id, history)
         log_results(uri, run_id, {"train_seconds": seconds, **final}, artifacts=[args.weights])
 
+        # The evaluation scores the saved file, as anyone loading model.keras gets it, from
+        # freshly seeded generators: MC-dropout's draws then depend on the seed alone, not
+        # on how far training advanced the dropout layers' seed generators.
         started = time.perf_counter()
-        result = evaluate(Case(model, args.arch, hp, args.length, windows, prepared, args.seed))
+        configure(args.seed)
+        saved = load_model(args.model)
+        result = evaluate(Case(saved, args.arch, hp, args.length, windows, prepared, args.seed))
         result.metrics["environment"] = environment
         write_npz(args.predictions, result.arrays)
         write_json(args.metrics, result.metrics)
