@@ -217,3 +217,12 @@ def test_stateful_tests_give_the_ratio_the_dm_test_and_the_verdict():
     )
     assert rows[0]["stateful is"] == "worse" and rows[0]["warm / stateless"] == pytest.approx(25)
     assert study_stateful_rows([{"arch": "naive", "window": 3, "arrays": {}}], 0.05) == []
+
+
+def test_fewer_than_three_windows_are_no_significant_difference_with_no_p_value():
+    arrays = stateful_arrays(0.5)
+    arrays["target_positions"], arrays["test_targets"] = np.array([3, 5]), np.array([3.0, 5.0])
+    arrays["stateless"] = np.array([3.1, 4.9])
+    test = stateful_tests(arrays, 0.05)["stateful"]
+    assert test["verdict"] == "no significant difference" and test["n"] == 2
+    assert np.isnan(test["p_value"]) and test["ratio"] == pytest.approx(25.0)

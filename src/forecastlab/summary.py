@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,8 @@ STATEFUL_MODES = {
     "stateful_warm": "warm",
     "stateful_reset_L": "reset every L",
 }
+# The fewest forecasts the Diebold-Mariano test takes.
+MIN_TESTED = 3
 
 
 def window_errors(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -160,14 +163,21 @@ def window_errors(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 def stateful_tests(arrays: Mapping[str, np.ndarray], level: float) -> dict[str, dict]:
     """Each stateful mode against the stateless forecasts of one model: the MSE ratio,
     the HLN-corrected Diebold-Mariano test of their squared errors (see forecastlab.stats)
-    and the verdict at `level`. {} for a model without stateful modes."""
+    and the verdict at `level`. {} for a model without stateful modes. Fewer than 3 test
+    windows (the random walk's one) cannot be tested: p-value NaN, no significant
+    difference."""
     errors = window_errors(arrays)
     stateless_mse = float(np.mean(errors["stateless"] ** 2))
     tests = {}
     for mode in STATEFUL_MODES:
         if mode in errors:
-            test = diebold_mariano(errors[mode], errors["stateless"])
             ratio = float(np.mean(errors[mode] ** 2)) / stateless_mse
+            n = len(errors[mode])
+            if n < MIN_TESTED:
+                test = {"statistic": math.nan, "p_value": math.nan, "n": n}
+                tests[mode] = {**test, "ratio": ratio, "verdict": NO_DIFFERENCE}
+                continue
+            test = diebold_mariano(errors[mode], errors["stateless"])
             tests[mode] = {**test, "ratio": ratio, "verdict": verdict(test, level)}
     return tests
 
