@@ -214,8 +214,11 @@ def test_study_report_and_index(repo):
     index = (repo / "reports/index.html").read_text()
     assert 'href="sine.html"' in index and 'href="book.html"' in index
     assert re.search(
-        r"(No: stateful prediction is not worse|Yes, so far: stateful prediction is worse)", index
+        r"(No|Yes, so far): of \d+ window-trained models, stateful prediction is worse for "
+        r"\d+, better for \d+, no significant difference for \d+ \(Diebold-Mariano",
+        index,
     )
+    assert "stateful p (DM)" in index  # the p-values beside the ratios
     assert "stateful_rnn1" in index  # the statefully trained models beside the others
     assert re.search(
         r"params hash <code>[0-9a-f]{12}</code> at git commit <code>[0-9a-f]{40}</code>", index

@@ -174,7 +174,10 @@ def test_stateful_verdicts_and_the_answer():
     )
     assert stateful_answer(verdicts[:1], 0.05).startswith("Yes, so far: of 1 window-trained")
     assert verdict_count_rows(verdicts) == [
-        {"study": "sine", "worse": 1, "no significant difference": 1, "better": 1}
+        {"study": "sine", "trained": "stateless", "worse": 1, "no significant difference": 0}
+        | {"better": 1},
+        {"study": "sine", "trained": "stateful", "worse": 0, "no significant difference": 1}
+        | {"better": 0},
     ]
     assert (
         stateful_answer([], 0.05)

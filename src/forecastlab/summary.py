@@ -244,11 +244,17 @@ def stateful_answer(verdicts: list[dict], level: float) -> str:
 
 
 def verdict_count_rows(verdicts: Iterable[Mapping[str, Any]]) -> list[dict]:
-    """Per study, how many models each verdict class of the stateful mode holds."""
-    by_study: dict[str, list] = {}
+    """Per study and way of training (on windows, `stateless`, or `stateful`), how many
+    models each verdict class of the stateful mode holds."""
+    groups: dict[tuple[str, str], list] = {}
     for row in verdicts:
-        by_study.setdefault(row["study"], []).append(row)
-    return [{"study": study, **verdict_counts(rows)} for study, rows in sorted(by_study.items())]
+        groups.setdefault((row["study"], row["trained"]), []).append(row)
+    return [
+        {"study": study, "trained": trained, **verdict_counts(rows)}
+        for (study, trained), rows in sorted(
+            groups.items(), key=lambda item: (item[0][0], item[0][1] == "stateful")
+        )
+    ]
 
 
 def study_stateful_rows(runs: Iterable[Mapping[str, Any]], level: float) -> list[dict]:
