@@ -24,7 +24,8 @@ BIN = Path(sys.executable).parent
 def tiny_params() -> dict:
     """Every kind of study, shrunk to seconds: a few architectures of each kind (baselines,
     window-trained and statefully trained recurrent models, a relu seq-to-seq RNN, a
-    multi-step textbook study) train for 2 or 3 epochs; the sunspots copy is data only."""
+    multi-step textbook study, a model of each layer type the computations report
+    explains) train for 2 or 3 epochs; the sunspots copy is data only."""
     return {
         "studies": {
             "sine": {
@@ -51,7 +52,7 @@ def tiny_params() -> dict:
                 "source": {"kind": "random_walk", "points": 222},
                 "split": {"test_size": 21},
                 "windows": {"lengths": [20], "cut": "non_overlapping", "targets": ["shifted"]},
-                "architectures": ["relu_rnn"],
+                "architectures": ["relu_rnn", "td_dense"],
                 "models": {
                     "relu_rnn": {
                         "units": 8,
@@ -62,6 +63,7 @@ def tiny_params() -> dict:
                         "epochs": 3,
                         "validation_split": 0.0,
                     },
+                    "td_dense": {"target": "shifted", "epochs": 3, "validation_split": 0.0},
                 },
             },
             "spots": {
@@ -83,16 +85,20 @@ def tiny_params() -> dict:
                     "targets": ["next", "horizon", "shifted_horizon"],
                     "horizon": 10,
                 },
-                "architectures": ["naive", "rnn1", "seq2seq"],
+                "architectures": ["naive", "rnn1", "seq2seq", "lstm", "gru"],
                 "models": {
                     "naive": {},
                     "rnn1": {"epochs": 2, "batch_size": 8, "validation_split": 0.0},
-                    "seq2seq": {
-                        "units": [4, 4],
-                        "target": "shifted_horizon",
-                        "epochs": 2,
-                        "batch_size": 8,
-                        "validation_split": 0.0,
+                    **{
+                        # seq2seq: the two-layer SimpleRNN of the computations report.
+                        arch: {
+                            "units": [4, 4],
+                            "target": "shifted_horizon",
+                            "epochs": 2,
+                            "batch_size": 8,
+                            "validation_split": 0.0,
+                        }
+                        for arch in ("seq2seq", "lstm", "gru")
                     },
                 },
             },
@@ -108,6 +114,7 @@ TINY_MODELS: dict[str, dict] = {
     "naive": {"target": "next"},
     "seasonal_naive": {"target": "horizon", "season": 4},
     "linear": {"target": "next"},
+    "linear_direct": {"target": "horizon"},
     "td_dense": {"target": "shifted"},
     "rnn1": {"units": 1},
     "rnn3": {"units": 3, "output_activation": "tanh"},
@@ -115,6 +122,7 @@ TINY_MODELS: dict[str, dict] = {
     "deep_rnn_dense": {"units": [4, 4]},
     "seq2vec": {"units": [4, 4], "target": "horizon"},
     "seq2seq": {"units": [4, 4], "target": "shifted_horizon"},
+    "bn_rnn": {"units": [4, 4], "target": "shifted_horizon"},
     "relu_rnn": {"units": 6, "activation": "relu", "target": "shifted", "loss": "sse"},
     "mc_rnn": {"units": [4, 4], "dropout": 0.2, "mc_samples": 5},
     "ln_rnn": {"units": [4, 4], "target": "shifted_horizon"},

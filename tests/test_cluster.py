@@ -24,8 +24,9 @@ from tests.test_readme import commands_under
 pytestmark = pytest.mark.slow
 
 # Every job of cluster_params() but the target `all`: 4 acquire, 4 split, 6 window,
-# 2 train (and evaluate), 2 verify, 1 study report, 1 summary, 1 index report.
-TINY_JOBS = 21
+# 2 train (and evaluate), 2 verify, 1 study report, 1 summary, 1 computations report,
+# 1 index report.
+TINY_JOBS = 22
 
 
 def cluster_params() -> dict:

@@ -40,8 +40,9 @@ def test_repository_params_are_valid_and_defaults_fill_in():
             ("studies", "sine", "architectures"),
             ["transformer"],
             "studies.sine.architectures[0]: 'transformer' is not one of ['naive', "
-            "'seasonal_naive', 'linear', 'td_dense', 'rnn1', 'rnn3', 'deep_rnn', "
-            "'deep_rnn_dense', 'seq2vec', 'seq2seq', 'relu_rnn', 'mc_rnn', 'ln_rnn', 'lstm', "
+            "'seasonal_naive', 'linear', 'linear_direct', 'td_dense', 'rnn1', 'rnn3', "
+            "'deep_rnn', 'deep_rnn_dense', 'seq2vec', 'seq2seq', 'bn_rnn', 'relu_rnn', 'mc_rnn', "
+            "'ln_rnn', 'lstm', "
             "'gru', 'stateful_rnn1', 'stateful_rnn3', 'stateful_lstm', 'stateful_gru', "
             "'conv_gru', 'wavenet']",
         ),

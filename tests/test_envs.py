@@ -37,13 +37,13 @@ def rule_environments() -> dict[str, str]:
 
 def test_every_rule_names_an_environment_file_of_envs():
     environments = rule_environments()
-    assert len(environments) == 8  # acquire, split, window, train, verify, 3 reports
+    assert len(environments) == 9  # acquire, split, window, train, verify, 4 reports
     assert {str(p) for p in (REPO / "envs").glob("*.yaml")} == set(environments.values())
     assert environments["train_model"] == str(REPO / "envs/tensorflow.yaml")
     assert environments["verify_model"] == str(REPO / "envs/numpy.yaml")
 
 
-@pytest.mark.parametrize("name", ["tensorflow", "numpy", "report"])
+@pytest.mark.parametrize("name", ["tensorflow", "numpy", "report", "computations"])
 def test_environment_pins_equal_the_lock(name):
     environment = yaml.safe_load((REPO / f"envs/{name}.yaml").read_text())
     assert "python=3.11" in environment["dependencies"]
@@ -53,4 +53,5 @@ def test_environment_pins_equal_the_lock(name):
         package, version = requirement.split("==")
         assert lock.get(canonicalize_name(package)) == version, f"envs/{name}.yaml: {requirement}"
     pinned = {canonicalize_name(r.split("==")[0]) for r in pip}
-    assert canonicalize_name({"tensorflow": "tensorflow-cpu"}.get(name, "numpy")) in pinned
+    main = {"tensorflow": "tensorflow-cpu", "computations": "tensorflow-cpu"}.get(name, "numpy")
+    assert canonicalize_name(main) in pinned

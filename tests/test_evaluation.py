@@ -6,6 +6,7 @@ from forecastlab.data import sine_wave
 from forecastlab.evaluation import (
     interval_coverage,
     mase,
+    mc_dropout_predict,
     original_unit_metrics,
     per_horizon_mse,
     point_metrics,
@@ -323,3 +324,18 @@ def test_a_dense_over_the_whole_sequence_equals_time_distributed_dense():
     np.testing.assert_allclose(
         whole.predict_on_batch(inputs), looped.predict_on_batch(inputs), rtol=1e-6, atol=1e-7
     )
+
+
+def test_traced_mc_dropout_passes_draw_the_masks_of_eager_ones():
+    import keras
+
+    def seeded_model():  # the dropout layers' seed generators start from the seed
+        keras.utils.set_random_seed(11)
+        return build_model("mc_rnn", tiny_model_hp("mc_rnn"), 6)
+
+    x = np.random.default_rng(1).normal(size=(5, 6, 1)).astype(np.float32)
+    traced = mc_dropout_predict(seeded_model(), x, samples=4, seed=11)
+    model = seeded_model()
+    eager = np.stack([np.asarray(model(x, training=True))[..., 0] for _ in range(4)])
+    np.testing.assert_array_equal(traced["mean"], eager.mean(axis=0))
+    assert eager.std(axis=0).max() > 0  # dropout was on: the passes differ

@@ -357,7 +357,9 @@ def test_hand_forward_of_every_architecture_equals_keras(arch):
     keras.utils.set_random_seed(3)
     hp = tiny_model_hp(arch)
     model = build_model(arch, hp, TINY_LENGTH, horizon=TINY_HORIZON)
-    model.set_weights([RNG.normal(scale=0.5, size=w.shape) for w in model.get_weights()])
+    for variable in model.weights:  # a variance must be positive (BatchNormalization's)
+        drawn = RNG.normal(scale=0.5, size=variable.shape)
+        variable.assign(np.abs(drawn) if "variance" in variable.name else drawn)
     weights = export_weights(model)
     x = tiny_windows()["train_inputs"]
     hand, _ = forward(arch, hp, weights, x, TINY_HORIZON)

@@ -60,12 +60,17 @@ def test_rnn1_has_the_tutorials_five_weights():
         ("seq2seq", {"units": [20, 20], "target": "shifted_horizon"}, 440 + 820 + 210),
         ("relu_rnn", {"units": 120, "activation": "relu", "target": "shifted"}, 14640 + 121),
         ("linear", {}, 51),
+        ("linear_direct", {"target": "horizon"}, 510),
+        # BatchNormalization keeps 4 values per feature (gamma, beta and the moving
+        # mean and variance), 80 after each 20-unit layer.
+        ("bn_rnn", {"units": [20, 20], "target": "shifted_horizon"}, 440 + 80 + 820 + 80 + 210),
     ],
 )
 def test_textbook_and_tutorial_models_have_their_published_sizes(arch, hp, count):
     # A SimpleRNN of u units reading d features has d*u + u*u + u weights: 440 for
     # (1 -> 20), 820 for (20 -> 20); Dense(k) on 20 has 21k; the TF1 tutorial's 120-unit
-    # relu cell 14640 and its per-step output 121; Flatten + Dense(1) on 50 steps 51.
+    # relu cell 14640 and its per-step output 121; Flatten + Dense(1) on 50 steps 51,
+    # Dense(10) 510.
     model = build_model(arch, {**tiny_model_hp(arch), **hp}, 50, horizon=10)
     assert parameter_count(model) == count
 

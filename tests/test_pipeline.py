@@ -7,6 +7,7 @@ test_readme.py; the tests that change params or the repository come last, in fil
 from __future__ import annotations
 
 import csv
+import html
 import json
 import re
 import subprocess
@@ -17,8 +18,10 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
+from forecastlab import computations
 from forecastlab.numerics import fingerprint, fingerprint_id
 from tests.conftest import BIN, REPO, free_port, make_pipeline_copy, run, tiny_params, wait_for
+from tests.test_computations import comparisons
 
 pytestmark = pytest.mark.slow
 
@@ -145,12 +148,12 @@ def test_train_and_evaluate_logs_hold_no_known_noise(repo):
 
 def test_reports_show_no_warning_traceback_or_machine_path(repo):
     reports = sorted(repo.glob("reports/*.html"))
-    assert len(reports) == 4  # sine, walk, book and the index
+    assert len(reports) == 5  # sine, walk, book, the hand computations and the index
     machine = (str(repo), str(REPO), str(BIN.parent), "site-packages")
     for report in reports:
         page = report.read_text()
         assert 'data-mime-type="application/vnd.jupyter.stderr"' not in page, report.name
-        assert "Traceback" not in page and "Warning:" not in page, report.name
+        assert "Traceback" not in page and "Warning" not in page, report.name
         assert [path for path in machine if path in page] == [], report.name
 
 
@@ -201,8 +204,13 @@ def test_summary_has_every_mode_and_the_stateful_answer(repo):
 
 def test_study_report_and_index(repo):
     html = (repo / "reports/sine.html").read_text()
-    table = html[html.index("<table") : html.index("</table>")]
-    assert "MSE" in table and "MASE" in table and "stateful_reset_L" in table
+    # Pictures first: the key figure comes before any table, the best models before the
+    # full comparison, whose columns are the errors of each mode.
+    assert html.index("data:image/png;base64") < html.index("<table")
+    assert html.index("Best models") < html.index("Comparison: architecture x window x mode")
+    tables = re.findall(r"<table.*?</table>", html, flags=re.S)
+    table = next(t for t in tables if "RMSE (original units)" in t)
+    assert "MASE" in table and "stateful_reset_L" in table
     # One row per window and mode of rnn1: stateless and four stateful modes.
     assert len(re.findall(r"<tr>\s*<td[^>]*>rnn1</td>", table)) == 10
     assert "font-weight: bold" in html  # the best value of each column
@@ -213,6 +221,7 @@ def test_study_report_and_index(repo):
 
     index = (repo / "reports/index.html").read_text()
     assert 'href="sine.html"' in index and 'href="book.html"' in index
+    assert index.index("data:image/png;base64") < index.index("<table")  # the answer's figure
     assert re.search(
         r"(No|Yes, so far): of \d+ window-trained models, stateful prediction is worse for "
         r"\d+, better for \d+, no significant difference for \d+ \(Diebold-Mariano",
@@ -223,6 +232,34 @@ def test_study_report_and_index(repo):
     assert re.search(
         r"params hash <code>[0-9a-f]{12}</code> at git commit <code>[0-9a-f]{40}</code>", index
     )
+
+
+def test_computations_report_shows_each_part_by_hand_equal_to_keras(repo):
+    page = (repo / "reports/computations.html").read_text()
+    text = html.unescape(
+        re.sub(r"<[^>]+>", " ", re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S))
+    )
+    for part, title in computations.PART_TITLES.items():
+        section = text.split(f"Part {part}: {title}")[1]
+        assert [h for h in computations.HEADINGS if h not in section] == [], part
+    chosen = [
+        "walk/w20/td_dense",
+        "sine/w2/rnn1",
+        "book/w50/seq2seq",
+        "book/w50/lstm",
+        "book/w50/gru",
+    ]
+    assert [model for model in chosen if model not in text] == []
+    assert "Demo 1" in text and "Demo 2" in text and "FAILED" not in text
+    tables = comparisons(page)
+    assert len(tables) == 5 + 3  # a comparison per part; the linear, stateful and cell demos
+    tolerance = tiny_params()["verification"]
+    for table in tables:
+        hand = table[computations.HAND].astype(float).to_numpy()
+        keras_values = table[computations.KERAS].astype(float).to_numpy()
+        np.testing.assert_allclose(hand, keras_values, rtol=1e-5, atol=tolerance["atol"])
+    index = (repo / "reports/index.html").read_text()
+    assert 'href="computations.html"' in index
 
 
 def post(url, payload):
@@ -309,7 +346,9 @@ def test_mlflow_server_serves_every_run_over_rest(repo):
             book = json.load(answer)["experiment"]
         found = post(f"{base}/runs/search", {"experiment_ids": [book["experiment_id"]]})["runs"]
         by_name = {r["info"]["run_name"]: {m["key"] for m in r["data"]["metrics"]} for r in found}
-        assert set(by_name) == {"book/w50/naive", "book/w50/rnn1", "book/w50/seq2seq"}
+        assert set(by_name) == {
+            f"book/w50/{arch}" for arch in tiny_params()["studies"]["book"]["architectures"]
+        }
         assert "iterative_mse_step_10" in by_name["book/w50/rnn1"]
         assert "seq2seq_mse_step_10" in by_name["book/w50/seq2seq"]
     finally:

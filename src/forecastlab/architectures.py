@@ -22,6 +22,13 @@ from typing import Any
 
 WINDOW_TARGETS = ("next", "horizon")
 PER_STEP_TARGETS = ("shifted", "shifted_horizon")
+# The name of the evaluation mode of a model's window forecasts, by target.
+WINDOW_MODE = {
+    "next": "stateless",
+    "shifted": "stateless",
+    "horizon": "direct",
+    "shifted_horizon": "seq2seq",
+}
 
 # Recurrent layer kinds and the name their layer gets (numbered in a stack).
 RECURRENT_KINDS = {"simple_rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "ln_simple_rnn": "LNRNN"}
@@ -83,9 +90,12 @@ def recurrent_stack(
     input_length: int | None,
     horizon: int = 1,
     sequences: bool = False,
+    batch_norm: bool = False,
 ) -> list[Layer]:
     """Recurrent layers of `hp["units"]` (an int or a list, one entry a layer), each
-    followed by Dropout when `hp["dropout"]` > 0, then the head.
+    followed by BatchNormalization with `batch_norm` (the textbook's variant: between
+    recurrent layers, not inside them) and by Dropout when `hp["dropout"]` > 0, then the
+    head.
 
     Every layer but the last returns sequences; the last does too for per-step targets or
     when `sequences` asks for a forecast at every step (the stateful twin).
@@ -103,6 +113,8 @@ def recurrent_stack(
             "return_sequences": returns_sequences,
         }
         layers.append(Layer(kind, name, config))
+        if batch_norm:
+            layers.append(Layer("batch_norm", f"batch_norm_{index}"))
         if hp.get("dropout", 0.0) > 0:
             layers.append(Layer("dropout", f"dropout_{index}", {"rate": hp["dropout"]}))
     return layers + head(hp, horizon, per_step)
@@ -201,6 +213,8 @@ ARCHITECTURES: dict[str, Architecture] = {
     "naive": Architecture(naive_plan, WINDOW_TARGETS, trained=False),
     "seasonal_naive": Architecture(seasonal_naive_plan, WINDOW_TARGETS, trained=False),
     "linear": Architecture(linear_plan, WINDOW_TARGETS),
+    # The textbook's linear forecaster of the next H values at once: Flatten + Dense(H).
+    "linear_direct": Architecture(linear_plan, ("horizon",)),
     "td_dense": Architecture(td_dense_plan, PER_STEP_TARGETS),
     # SimpleRNN stacks; the names are the tutorials' models, the params give their shapes.
     **{
@@ -216,6 +230,9 @@ ARCHITECTURES: dict[str, Architecture] = {
             "mc_rnn",
         )
     },
+    "bn_rnn": Architecture(
+        partial(recurrent_stack, "simple_rnn", batch_norm=True), PER_STEP_TARGETS, recurrent=True
+    ),
     "ln_rnn": Architecture(partial(recurrent_stack, "ln_simple_rnn"), recurrent=True),
     "lstm": Architecture(partial(recurrent_stack, "lstm"), recurrent=True),
     "gru": Architecture(partial(recurrent_stack, "gru"), recurrent=True),

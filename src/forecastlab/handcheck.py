@@ -174,6 +174,22 @@ def layer_norm_simple_rnn(
     return states
 
 
+def batch_norm(
+    x: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    moving_mean: np.ndarray,
+    moving_variance: np.ndarray,
+    epsilon: float = 1e-3,
+) -> np.ndarray:
+    """Keras's BatchNormalization at prediction time, last axis: the statistics moved
+    during training, (x - moving_mean) / sqrt(moving_variance + eps) * gamma + beta.
+
+    x (..., d), every weight (d,) -> (..., d).
+    """
+    return (x - moving_mean) / np.sqrt(moving_variance + epsilon) * gamma + beta
+
+
 def conv1d(
     x: np.ndarray,
     kernel: np.ndarray,
@@ -273,6 +289,8 @@ def _apply(layer: Layer, w: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarr
         return flatten(x)
     if layer.kind == "dropout":
         return dropout(x)
+    if layer.kind == "batch_norm":
+        return batch_norm(x, w["gamma"], w["beta"], w["moving_mean"], w["moving_variance"])
     if layer.kind == "crop":
         return x[:, c["start"] : x.shape[1] - c["end"]]
     if layer.kind == "repeat":

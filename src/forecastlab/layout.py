@@ -16,12 +16,18 @@ from forecastlab.architectures import applies
 
 # The files of one trained model, by role, as made by the train and verify rules.
 RUN_FILES = {
+    "model": "models/{run}/model.keras",
     "history": "models/{run}/history.json",
     "weights": "models/{run}/weights.npz",
     "eval": "results/eval/{run}/eval.json",
     "predictions": "results/eval/{run}/predictions.npz",
     "verify": "results/verify/{run}/verify.json",
 }
+
+
+def windows_file(study: str, length: int) -> str:
+    """The windows of length `length` of a study, as the window rule cuts them."""
+    return f"data/windows/{study}/w{length}.npz"
 
 
 def run_name(study: str, length: int, arch: str) -> str:

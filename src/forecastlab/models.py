@@ -98,6 +98,8 @@ def keras_layer(
         return keras.layers.Flatten(name=layer.name)
     if layer.kind == "dropout":
         return keras.layers.Dropout(c["rate"], name=layer.name)
+    if layer.kind == "batch_norm":
+        return keras.layers.BatchNormalization(name=layer.name)
     if layer.kind == "crop":
         return keras.layers.Cropping1D((c["start"], c["end"]), name=layer.name)
     if layer.kind == "repeat":

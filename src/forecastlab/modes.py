@@ -26,7 +26,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from forecastlab.architectures import has_stateful_modes, plan, target_steps
+from forecastlab.architectures import WINDOW_MODE, has_stateful_modes, plan, target_steps
 from forecastlab.evaluation import (
     interval_coverage,
     iterative_forecast,
@@ -39,14 +39,6 @@ from forecastlab.evaluation import (
     stateless_predict,
 )
 from forecastlab.windows import horizon_of, model_targets
-
-# The name of the window forecasts' mode, by target.
-WINDOW_MODE = {
-    "next": "stateless",
-    "shifted": "stateless",
-    "horizon": "direct",
-    "shifted_horizon": "seq2seq",
-}
 
 
 @dataclass

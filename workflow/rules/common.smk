@@ -134,6 +134,21 @@ def index_report_parameters(wildcards):
     )
 
 
+def computations_report_parameters(wildcards):
+    """Every study: the report picks a trained model for each layer type it explains."""
+    tolerances = {key: config["verification"][key] for key in ("atol", "rtol")}
+    return json.dumps({"studies": STUDIES, **tolerances})
+
+
+def computation_inputs(wildcards):
+    """The saved models, weights and histories, and the windows they read."""
+    runs = runs_of(STUDIES)
+    return [
+        *(layout.windows_file(run["study"], run["window"]) for run in runs),
+        *(run[role] for run in runs for role in ("model", "weights", "history")),
+    ]
+
+
 def report_inputs(wildcards):
     return files_of(runs_of([wildcards.study]))
 
@@ -175,7 +190,7 @@ def phase_files(phase):
         return every("verify")
     if not runs:
         return []
-    notebooks = [*studies_with_runs(), "index"]
+    notebooks = [*studies_with_runs(), "computations", "index"]
     return [
         "results/summary.csv",
         "results/metrics.json",

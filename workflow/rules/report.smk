@@ -1,4 +1,5 @@
-# Render one HTML report per study with papermill and nbconvert (no TensorFlow).
+# Render the HTML reports with papermill and nbconvert: one per study and the index (no
+# TensorFlow), and the hand computations of every layer type beside Keras's.
 
 
 rule report_study:
@@ -57,9 +58,38 @@ rule summarize_results:
         " --plots {output.plots} > {log} 2>&1"
 
 
+rule report_computations:
+    input:
+        runs=computation_inputs,
+        template="workflow/notebooks/computations_report.ipynb",
+        script=script("report"),
+        library=library(
+            "architectures", "computations", "handcheck", "layout", "models", "reporting"
+        ),
+    output:
+        notebook="reports/computations.ipynb",
+        html="reports/computations.html",
+    params:
+        parameters=computations_report_parameters,
+    log:
+        "logs/report/computations.log",
+    benchmark:
+        "benchmarks/report/computations.tsv",
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/computations.yaml"
+    shell:
+        "python {input.script} --template {input.template}"
+        " --parameters {params.parameters:q} --notebook {output.notebook}"
+        " --html {output.html} > {log} 2>&1"
+
+
 rule report_index:
     input:
         studies=expand("reports/{study}.html", study=studies_with_runs()),
+        computations="reports/computations.html",
         stateful="results/stateful_vs_stateless.csv",
         template="workflow/notebooks/index_report.ipynb",
         script=script("report"),

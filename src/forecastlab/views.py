@@ -1,0 +1,381 @@
+"""The tables and figures the HTML reports show, computed here so that the notebooks only
+call and display (and so that each has a test).
+
+A *run* is one trained model as `read_runs` loads it: `forecastlab.layout.runs_of`'s
+dict (study, window, arch, hyperparams, files) with `evaluation` (eval.json),
+`training` (history.json), `verification` (verify.json), `arrays` (predictions.npz) and
+`label` added. Tables are lists of row dicts; figures are matplotlib Figures, or None
+when no run has what they draw. Figures are closed in pyplot before they are returned,
+so a notebook shows each once, where it calls `display`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from pandas.io.formats.style import Styler
+
+from forecastlab.architectures import WINDOW_MODE
+from forecastlab.handcheck import forward
+from forecastlab.io import read_json, read_npz
+from forecastlab.layout import runs_of
+from forecastlab.summary import STATEFUL_MODES, prediction_rows
+
+Run = dict[str, Any]
+ERROR_COLUMNS = ["MSE", "RMSE", "MAE", "RMSE (original units)", "MASE", "final val_loss"]
+VERDICT_COLOURS = {"worse": "#c0392b", "better": "#2e86c1", "no significant difference": "#7f8c8d"}
+
+
+def read_runs(studies: Mapping[str, Mapping[str, Any]]) -> list[Run]:
+    """Every trained model of `studies` (params.yaml's mapping) with its files read."""
+    runs = runs_of(studies)
+    for run in runs:
+        run["evaluation"] = read_json(run["eval"])
+        run["training"] = read_json(run["history"])
+        run["verification"] = read_json(run["verify"])
+        run["arrays"] = read_npz(run["predictions"])
+        run["label"] = f"{run['arch']}, window {run['window']}"
+    return runs
+
+
+def highlighted(
+    rows: Sequence[Mapping[str, Any]], errors: Sequence[str], formats: Mapping | None = None
+) -> Styler:
+    """rows as a table without index, the lowest value of each error column in bold."""
+    table = pd.DataFrame(rows)
+    present = [column for column in errors if column in table and table[column].notna().any()]
+    return (
+        table.style.format(formats or {}, precision=6)
+        .hide(axis="index")
+        .highlight_min(subset=present, props="font-weight: bold; background-color: #e3f2e1")
+    )
+
+
+def comparison_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
+    """One row per model and evaluation mode: its errors, final val_loss, verification."""
+    return [
+        {
+            "architecture": run["arch"],
+            "window": run["window"],
+            "target": run["evaluation"]["target"],
+            "mode": mode,
+            "MSE": metrics["mse"],
+            "RMSE": metrics["rmse"],
+            "MAE": metrics["mae"],
+            "RMSE (original units)": metrics["rmse_orig"],
+            "MASE": metrics["mase"],
+            "final val_loss": run["training"].get("final_val_loss", np.nan),
+            "verified": "passed" if run["verification"]["passed"] else "FAILED",
+        }
+        for run in sorted(runs, key=lambda r: (r["arch"], r["window"]))
+        for mode, metrics in run["evaluation"]["modes"].items()
+    ]
+
+
+def primary_mode(run: Run) -> str:
+    """The mode of a model's window forecasts, the ones it was trained to make:
+    stateless, direct or seq2seq, by its target."""
+    return WINDOW_MODE[run["evaluation"]["target"]]
+
+
+def best_rows(runs: Sequence[Run], per_window: int = 3) -> list[dict[str, Any]]:
+    """The `per_window` models of lowest MSE in their primary mode at each window length,
+    beside the naive baseline's MSE on the same targets when the study has it."""
+    rows = []
+    for window in sorted({run["window"] for run in runs}):
+        here = [run for run in runs if run["window"] == window]
+        naive = next((run for run in here if run["arch"] == "naive"), None)
+        ranked = sorted(here, key=lambda r: r["evaluation"]["modes"][primary_mode(r)]["mse"])
+        for rank, run in enumerate(ranked[:per_window], start=1):
+            mode = primary_mode(run)
+            row = {
+                "window": window,
+                "rank": rank,
+                "architecture": run["arch"],
+                "mode": mode,
+                "MSE": run["evaluation"]["modes"][mode]["mse"],
+                "MASE": run["evaluation"]["modes"][mode]["mase"],
+            }
+            if naive is not None:
+                row["naive MSE"] = naive["evaluation"]["modes"][primary_mode(naive)]["mse"]
+            rows.append(row)
+    return rows
+
+
+def mse_figure(runs: Sequence[Run]) -> Figure | None:
+    """The study at a glance: MSE (log scale) of every model at each window length, in
+    its primary mode and, for models with one, the stateful mode."""
+    windows = sorted({run["window"] for run in runs})
+    if not windows:
+        return None
+    archs = sorted({run["arch"] for run in runs})
+    figure, ax = plt.subplots(figsize=(max(8.0, 0.9 * len(archs) + 3), 4))
+    width = 0.8 / len(windows)
+    for offset, window in enumerate(windows):
+        here = {run["arch"]: run for run in runs if run["window"] == window}
+        positions = [i + (offset - (len(windows) - 1) / 2) * width for i in range(len(archs))]
+        primary = [_mse(here.get(a), None) for a in archs]
+        (bars,) = [ax.bar(positions, primary, width * 0.9, label=f"window {window}")]
+        stateful = [_mse(here.get(a), "stateful") for a in archs]
+        ax.scatter(
+            positions,
+            stateful,
+            marker="v",
+            color=bars.patches[0].get_facecolor(),
+            edgecolor="k",
+            zorder=3,
+            label=f"window {window}, stateful" if any(np.isfinite(stateful)) else None,
+        )
+    ax.set_xticks(range(len(archs)), archs, rotation=30, ha="right")
+    ax.set(yscale="log", ylabel="test MSE", title="MSE by architecture and window")
+    ax.legend(fontsize="small", ncol=2)
+    return finished(figure)
+
+
+def _mse(run: Run | None, mode: str | None) -> float:
+    """The run's MSE in `mode` (None: its primary mode); NaN without that run or mode."""
+    if run is None:
+        return np.nan
+    modes = run["evaluation"]["modes"]
+    mode = primary_mode(run) if mode is None else mode
+    return modes[mode]["mse"] if mode in modes else np.nan
+
+
+def finished(figure: Figure) -> Figure:
+    """Lay the figure out and close it in pyplot (the caller displays it)."""
+    figure.tight_layout()
+    plt.close(figure)
+    return figure
+
+
+def grid(count: int, columns: int = 4, size: tuple[float, float] = (4.5, 3)) -> list[Axes]:
+    """`count` panels of a new figure, `columns` a row: the flat list of their axes."""
+    rows = -(-count // columns)
+    figure, axes = plt.subplots(
+        rows,
+        min(count, columns),
+        figsize=(size[0] * min(count, columns), size[1] * rows),
+        squeeze=False,
+    )
+    for ax in axes.flat[count:]:
+        ax.set_visible(False)
+    return list(axes.flat[:count])
+
+
+def loss_figure(runs: Sequence[Run]) -> Figure | None:
+    """Each trained model's per-epoch losses on a log scale, one panel a model."""
+    trained = [run for run in runs if run["training"]["history"]]
+    if not trained:
+        return None
+    axes = grid(len(trained))
+    for ax, run in zip(axes, trained, strict=True):
+        for key, values in run["training"]["history"].items():
+            ax.plot(np.arange(1, len(values) + 1), values, label=key)
+        ax.set(yscale="log", xlabel="epoch", ylabel="loss", title=run["label"])
+        ax.legend()
+    return finished(axes[0].figure)
+
+
+def one_step_figure(runs: Sequence[Run], upto: int = 100) -> Figure | None:
+    """One panel per window length: the truth and each one-step model's forecasts of the
+    first `upto` test steps, stateless (solid) and stateful (dotted)."""
+    one_step = [
+        run
+        for run in runs
+        if "target_positions" in run["arrays"]
+        and run["evaluation"]["target"] in ("next", "shifted")
+    ]
+    windows = sorted({run["window"] for run in one_step})
+    if not windows:
+        return None
+    figure, axes = plt.subplots(len(windows), 1, figsize=(15, 3.2 * len(windows)), squeeze=False)
+    for ax, window in zip(axes[:, 0], windows, strict=True):
+        drawn_truth = False
+        for run in [r for r in one_step if r["window"] == window]:
+            aligned = pd.DataFrame(prediction_rows(run["arrays"], upto=upto))
+            if aligned.empty:
+                continue
+            if not drawn_truth:
+                ax.plot(
+                    aligned["step"], aligned["truth"], "k", linewidth=5, alpha=0.2, label="truth"
+                )
+                drawn_truth = True
+            (line,) = ax.plot(aligned["step"], aligned["stateless"], label=run["arch"])
+            if "stateful" in aligned:
+                ax.plot(aligned["step"], aligned["stateful"], ":", color=line.get_color())
+        ax.set(title=f"window {window}", xlabel="test step")
+        ax.legend(loc="upper right", ncol=4, fontsize="small")
+    return finished(figure)
+
+
+def horizon_results(runs: Sequence[Run]) -> list[tuple[Run, str, Mapping[str, Any]]]:
+    """(run, mode, metrics) of every mode scored per step ahead."""
+    return [
+        (run, mode, metrics)
+        for run in runs
+        for mode, metrics in run["evaluation"]["modes"].items()
+        if "per_horizon_mse" in metrics
+    ]
+
+
+def horizon_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
+    """The MSE at each step ahead (columns t+1 ...) of every multi-step strategy."""
+    return [
+        {
+            "architecture": run["arch"],
+            "window": run["window"],
+            "strategy": mode,
+            **{f"t+{k + 1}": v for k, v in enumerate(metrics["per_horizon_mse"])},
+        }
+        for run, mode, metrics in horizon_results(runs)
+    ]
+
+
+def horizon_figure(runs: Sequence[Run]) -> Figure | None:
+    """Left: MSE per step ahead of each strategy; right: their forecasts of the first
+    test series after its window, with the truth."""
+    ahead = horizon_results(runs)
+    if not ahead:
+        return None
+    figure, (left, right) = plt.subplots(1, 2, figsize=(15, 4))
+    for run, mode, metrics in ahead:
+        mse = metrics["per_horizon_mse"]
+        left.plot(np.arange(1, len(mse) + 1), mse, marker="o", label=f"{run['arch']} ({mode})")
+        forecast = run["arrays"]["iterative" if mode == "iterative" else "stateless"][0]
+        forecast = forecast[-1] if forecast.ndim == 2 else forecast  # seq2seq: last step
+        right.plot(np.arange(1, len(forecast) + 1), forecast, marker="x", label=run["arch"])
+    series, window = ahead[0][0]["arrays"]["test_series"], ahead[0][0]["window"]
+    if series.ndim == 2:  # a panel of series: the first one's values after its window
+        truth = series[0, window:]
+        right.plot(np.arange(1, len(truth) + 1), truth, "k", linewidth=5, alpha=0.2, label="truth")
+    left.set(xlabel="steps ahead", ylabel="MSE", yscale="log", title="MSE per horizon step")
+    right.set(xlabel="steps ahead", title="first test series")
+    left.legend(fontsize="small", ncol=2)
+    right.legend(fontsize="small", ncol=2)
+    return finished(figure)
+
+
+def dropout_runs(runs: Sequence[Run]) -> list[Run]:
+    return [run for run in runs if "mc_dropout" in run["evaluation"]["modes"]]
+
+
+def dropout_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
+    """Passes, MSE of the mean and 95% interval coverage of each MC-dropout model."""
+    return [
+        {
+            "architecture": run["arch"],
+            "window": run["window"],
+            "passes": run["evaluation"]["modes"]["mc_dropout"]["samples"],
+            "MSE of the mean": run["evaluation"]["modes"]["mc_dropout"]["mse"],
+            "95% interval coverage": run["evaluation"]["modes"]["mc_dropout"]["coverage_95"],
+        }
+        for run in dropout_runs(runs)
+    ]
+
+
+def dropout_figure(runs: Sequence[Run], shown: int = 60) -> Figure | None:
+    """Each MC-dropout model's mean and 95% interval over its first `shown` test targets."""
+    dropout = dropout_runs(runs)
+    if not dropout:
+        return None
+    axes = grid(len(dropout), columns=1, size=(15, 3.2))
+    for ax, run in zip(axes, dropout, strict=True):
+        arrays = run["arrays"]
+        steps = np.arange(len(arrays["test_targets"]))[:shown]
+        lower, upper = arrays["mc_lower"][:shown], arrays["mc_upper"][:shown]
+        ax.fill_between(steps, lower, upper, alpha=0.3, label="95% interval")
+        ax.plot(steps, arrays["mc_mean"][:shown], label="mean")
+        ax.plot(steps, arrays["test_targets"][:shown], "k.", label="truth")
+        ax.set(title=f"{run['label']}: first {shown} test forecasts", xlabel="test window")
+        ax.legend(loc="upper right")
+    return finished(axes[0].figure)
+
+
+def hidden_state_figure(runs: Sequence[Run], steps: int = 50) -> Figure | None:
+    """The first unit of the last recurrent layer over the first `steps` test steps, as
+    Keras carried it and as numpy recomputes it from the exported weights."""
+    carried = [run for run in runs if "stateful_hidden" in run["arrays"]]
+    if not carried:
+        return None
+    axes = grid(len(carried))
+    for ax, run in zip(axes, carried, strict=True):
+        keras_states = run["arrays"]["stateful_hidden"][:steps, 0]
+        series = run["arrays"]["test_series"][: len(keras_states)].reshape(1, -1, 1)
+        weights = read_npz(run["weights"])
+        _, hand = forward(run["arch"], run["hyperparams"], weights, series, sequences=True)
+        ax.plot(keras_states, linewidth=5, alpha=0.3, label="Keras")
+        ax.plot(hand[0, :, 0], "*", label="by hand")
+        ax.set(title=run["label"], xlabel="test step")
+        ax.legend(loc="upper right")
+    return finished(axes[0].figure)
+
+
+def verification_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
+    """Per model and verified mode: the largest |hand - Keras|, values compared, the
+    tolerance and the result."""
+    return [
+        {
+            "architecture": run["arch"],
+            "window": run["window"],
+            "mode": mode,
+            "max |hand - Keras|": result["max_abs_error"],
+            "values compared": result["n_compared"],
+            "tolerance": result.get("atol", run["verification"]["atol"]),
+            "result": "passed" if result["passed"] else "FAILED",
+        }
+        for run in runs
+        for mode, result in run["verification"]["modes"].items()
+    ]
+
+
+def answer_figure(verdicts: Sequence[Mapping[str, Any]]) -> Figure | None:
+    """The stateful answer at a glance: every model's stateful / stateless MSE ratio on a
+    log scale, one row a model grouped by study, coloured by its Diebold-Mariano verdict
+    (rows of results/stateful_vs_stateless.csv)."""
+    mode = STATEFUL_MODES["stateful"]
+    rows = sorted(
+        verdicts, key=lambda v: (v["study"], v["trained"], int(v["window"]), v["architecture"])
+    )
+    if not rows:
+        return None
+    figure, ax = plt.subplots(figsize=(9, 0.22 * len(rows) + 1.5))
+    positions = np.arange(len(rows))[::-1]
+    for verdict, colour in VERDICT_COLOURS.items():
+        chosen = [i for i, row in enumerate(rows) if row[f"{mode} is"] == verdict]
+        ax.scatter(
+            [rows[i][f"{mode} / stateless"] for i in chosen],
+            positions[chosen],
+            color=colour,
+            label=f"{verdict} ({len(chosen)})",
+            zorder=3,
+        )
+    ax.axvline(1.0, color="k", linewidth=0.8)
+    labels = [f"{r['study']}/w{r['window']}/{r['architecture']}" for r in rows]
+    ax.set_yticks(positions, labels, fontsize=7)
+    ax.set(
+        xscale="log",
+        xlabel="stateful MSE / stateless MSE (log scale; right of 1: stateful worse)",
+        ylim=(-1, len(rows)),
+    )
+    ax.grid(axis="x", which="both", alpha=0.3)
+    # Above the axes, where no point can hide behind it.
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
+    figure.suptitle("Is stateful prediction always worse? One point per model")
+    return finished(figure)
+
+
+def links(pages: Mapping[str, str]) -> str:
+    """An HTML list of links: {title: relative path} -> <ul><li><a ...>."""
+    import html
+
+    items = "".join(
+        f'<li><a href="{html.escape(path)}">{html.escape(title)}</a></li>'
+        for title, path in pages.items()
+    )
+    return f"<ul>{items}</ul>"

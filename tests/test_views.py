@@ -1,0 +1,217 @@
+"""The tables and figures of the reports, on runs written as the pipeline writes them."""
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from forecastlab import views
+from forecastlab.handcheck import forward
+from forecastlab.io import write_json, write_npz
+from forecastlab.layout import run_files
+
+SERIES = np.sin(np.arange(30) / 3.0)
+RNN1 = {"units": 1, "activation": "tanh", "output_activation": "linear", "target": "next"}
+WEIGHTS = {
+    "RNN/kernel": np.array([[0.7]]),
+    "RNN/recurrent_kernel": np.array([[0.3]]),
+    "RNN/bias": np.array([0.1]),
+    "dense/kernel": np.array([[1.2]]),
+    "dense/bias": np.array([-0.05]),
+}
+
+
+def metrics(mse, **extra):
+    return {
+        "mse": mse,
+        "rmse": mse**0.5,
+        "mae": mse,
+        "rmse_orig": mse**0.5,
+        "mase": 2 * mse,
+        **extra,
+    }
+
+
+def write_run(study, window, arch, modes, history=None, arrays=None, target="next"):
+    """One model's files at the pipeline's paths (forecastlab.layout), cwd-relative."""
+    files = run_files(study, window, arch)
+    write_json(files["eval"], {"window": window, "target": target, "modes": modes})
+    write_json(files["history"], {"history": history or {}, "final_val_loss": 0.5})
+    write_json(
+        files["verify"],
+        {
+            "atol": 1e-5,
+            "passed": True,
+            "modes": {"stateless": {"max_abs_error": 1e-7, "n_compared": 5, "passed": True}},
+        },
+    )
+    write_npz(files["predictions"], arrays or {"test_series": SERIES})
+    write_npz(files["weights"], WEIGHTS)
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    """A sine study of a naive baseline and rnn1 at windows 2 and 5, read back."""
+    monkeypatch.chdir(tmp_path)
+    hand, hidden = forward("rnn1", RNN1, WEIGHTS, SERIES.reshape(1, -1, 1), sequences=True)
+    for window in (2, 5):
+        positions = np.arange(window, len(SERIES))
+        write_run("sine", window, "naive", {"stateless": metrics(0.4)})
+        write_run(
+            "sine",
+            window,
+            "rnn1",
+            {"stateless": metrics(0.1 / window), "stateful": metrics(0.2)},
+            history={"loss": [1.0, 0.5, 0.2], "val_loss": [1.1, 0.6, 0.3]},
+            arrays={
+                "test_series": SERIES,
+                "target_positions": positions,
+                "stateless": SERIES[positions] + 0.1,
+                "stateful": hand[0, :, 0],
+                "stateful_hidden": hidden[0],
+            },
+        )
+    spec = {
+        "windows": {"lengths": [2, 5]},
+        "architectures": ["naive", "rnn1"],
+        "models": {"naive": {}, "rnn1": RNN1},
+    }
+    return views.read_runs({"sine": spec})
+
+
+def test_read_runs_loads_every_file_of_every_model(runs):
+    assert [(r["window"], r["arch"]) for r in runs] == [
+        (2, "naive"),
+        (2, "rnn1"),
+        (5, "naive"),
+        (5, "rnn1"),
+    ]
+    assert runs[1]["label"] == "rnn1, window 2"
+    assert runs[1]["training"]["history"]["loss"] == [1.0, 0.5, 0.2]
+    np.testing.assert_array_equal(runs[1]["arrays"]["test_series"], SERIES)
+
+
+def test_comparison_has_a_row_per_model_and_mode_with_the_best_in_bold(runs):
+    rows = views.comparison_rows(runs)
+    assert len(rows) == 6  # naive: stateless; rnn1: stateless and stateful; two windows
+    assert {(r["architecture"], r["window"], r["mode"]) for r in rows} >= {("rnn1", 5, "stateful")}
+    html = views.highlighted(rows, views.ERROR_COLUMNS).to_html()
+    assert html.count("font-weight: bold") >= 1 and "0.020000" in html  # rnn1 w5's 0.1 / 5
+
+
+def test_best_models_are_ranked_per_window_beside_the_naive_mse(runs):
+    rows = views.best_rows(runs, per_window=1)
+    assert [(r["window"], r["architecture"], r["mode"]) for r in rows] == [
+        (2, "rnn1", "stateless"),
+        (5, "rnn1", "stateless"),
+    ]
+    assert rows[1]["MSE"] == pytest.approx(0.02) and rows[1]["naive MSE"] == 0.4
+    assert len(views.best_rows(runs)) == 4  # 3 a window, but only 2 models each
+
+
+def test_the_key_figure_draws_a_bar_per_model_and_window_and_the_stateful_points(runs):
+    figure = views.mse_figure(runs)
+    assert isinstance(figure, Figure)
+    ax = figure.axes[0]
+    heights = sorted(round(p.get_height(), 6) for p in ax.patches)
+    assert heights == [0.02, 0.05, 0.4, 0.4]
+    assert ax.get_yscale() == "log"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["naive", "rnn1"]
+    assert views.mse_figure([]) is None
+
+
+def test_loss_one_step_and_hidden_state_figures(runs):
+    assert len(views.loss_figure(runs).axes) == 2  # the two trained rnn1
+    assert views.loss_figure([r for r in runs if r["arch"] == "naive"]) is None
+    assert len(views.one_step_figure(runs).axes) == 2  # one panel per window
+    hidden = views.hidden_state_figure(runs)
+    keras_line, hand_line = hidden.axes[0].get_lines()
+    np.testing.assert_allclose(hand_line.get_ydata(), keras_line.get_ydata())
+
+
+def test_a_study_without_multi_step_or_dropout_models_has_neither(runs):
+    assert views.horizon_rows(runs) == [] and views.horizon_figure(runs) is None
+    assert views.dropout_rows(runs) == [] and views.dropout_figure(runs) is None
+
+
+def test_multi_step_and_dropout_tables(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    panel = np.tile(np.arange(8.0), (3, 1))
+    write_run(
+        "book",
+        5,
+        "seq2vec",
+        {"direct": metrics(0.3, per_horizon_mse=[0.1, 0.2, 0.3])},
+        arrays={"test_series": panel, "stateless": np.ones((3, 3))},
+        target="horizon",
+    )
+    mc = {"mse": 0.2, "samples": 10, "coverage_95": 0.9}
+    write_run(
+        "book",
+        5,
+        "mc_rnn",
+        {"stateless": metrics(0.25), "mc_dropout": mc},
+        arrays={
+            "test_series": panel,
+            "stateless": np.ones(3),
+            "test_targets": np.zeros(3),
+            **{f"mc_{q}": np.full(3, v) for q, v in (("mean", 0.5), ("lower", 0), ("upper", 1))},
+        },
+    )
+    spec = {
+        "windows": {"lengths": [5]},
+        "architectures": ["seq2vec", "mc_rnn"],
+        "models": {"seq2vec": {"target": "horizon"}, "mc_rnn": {}},
+    }
+    runs = views.read_runs({"book": spec})
+    assert views.horizon_rows(runs) == [
+        {
+            "architecture": "seq2vec",
+            "window": 5,
+            "strategy": "direct",
+            "t+1": 0.1,
+            "t+2": 0.2,
+            "t+3": 0.3,
+        }
+    ]
+    truth = views.horizon_figure(runs).axes[1].get_lines()[-1]
+    np.testing.assert_array_equal(truth.get_ydata(), [5.0, 6.0, 7.0])  # after the window
+    assert views.dropout_rows(runs)[0]["95% interval coverage"] == 0.9
+    assert len(views.dropout_figure(runs).axes) == 1
+
+
+def test_verification_rows_name_the_result(runs):
+    rows = views.verification_rows(runs)
+    assert len(rows) == 4 and {r["result"] for r in rows} == {"passed"}
+    assert rows[0]["tolerance"] == 1e-5
+
+
+def test_the_answer_figure_places_every_model_by_its_ratio_and_verdict():
+    verdicts = [
+        {
+            "study": "a",
+            "window": 2,
+            "architecture": "rnn1",
+            "trained": "stateless",
+            "stateful / stateless": r,
+            "stateful is": v,
+        }
+        for r, v in (
+            (2.0, "worse"),
+            (0.5, "better"),
+            (1.01, "no significant difference"),
+            (3.0, "worse"),
+        )
+    ]
+    ax = views.answer_figure(verdicts).axes[0]
+    assert ax.get_xscale() == "log"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["worse (2)", "better (1)", "no significant difference (1)"]
+    worse = ax.collections[0].get_offsets()[:, 0]
+    assert sorted(worse) == [2.0, 3.0]
+    assert views.answer_figure([]) is None
+
+
+def test_links_escape_titles_and_paths():
+    assert views.links({"a<b": "x.html", "c": 'y".html'}) == (
+        '<ul><li><a href="x.html">a&lt;b</a></li><li><a href="y&quot;.html">c</a></li></ul>'
+    )
