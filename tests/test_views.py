@@ -34,7 +34,8 @@ def metrics(mse, **extra):
 def write_run(study, window, arch, modes, history=None, arrays=None, target="next"):
     """One model's files at the pipeline's paths (forecastlab.layout), cwd-relative."""
     files = run_files(study, window, arch)
-    write_json(files["eval"], {"window": window, "target": target, "modes": modes})
+    evaluation = {"window": window, "target": target, "horizon": 3, "modes": modes}
+    write_json(files["eval"], evaluation)
     write_json(files["history"], {"history": history or {}, "final_val_loss": 0.5})
     write_json(
         files["verify"],
@@ -100,9 +101,9 @@ def test_comparison_has_a_row_per_model_and_mode_with_the_best_in_bold(runs):
 
 def test_best_models_are_ranked_per_window_beside_the_naive_mse(runs):
     rows = views.best_rows(runs, per_window=1)
-    assert [(r["window"], r["architecture"], r["mode"]) for r in rows] == [
-        (2, "rnn1", "stateless"),
-        (5, "rnn1", "stateless"),
+    assert [(r["window"], r["forecast"], r["architecture"], r["mode"]) for r in rows] == [
+        (2, "next value", "rnn1", "stateless"),
+        (5, "next value", "rnn1", "stateless"),
     ]
     assert rows[1]["MSE"] == pytest.approx(0.02) and rows[1]["naive MSE"] == 0.4
     assert len(views.best_rows(runs)) == 4  # 3 a window, but only 2 models each
@@ -114,9 +115,31 @@ def test_the_key_figure_draws_a_bar_per_model_and_window_and_the_stateful_points
     ax = figure.axes[0]
     heights = sorted(round(p.get_height(), 6) for p in ax.patches)
     assert heights == [0.02, 0.05, 0.4, 0.4]
-    assert ax.get_yscale() == "log"
+    stateful = sorted(y for c in ax.collections for y in c.get_offsets()[:, 1] if np.isfinite(y))
+    assert stateful == [0.2, 0.2]
+    assert ax.get_yscale() == "log" and ax.get_title() == "Forecasts of the next value"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["naive", "rnn1"]
     assert views.mse_figure([]) is None
+
+
+def test_multi_step_forecasts_are_ranked_apart_from_one_step_ones(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_run("book", 5, "naive", {"stateless": metrics(0.1), "iterative": metrics(0.5)})
+    write_run("book", 5, "seq2vec", {"direct": metrics(0.3)}, target="horizon")
+    spec = {
+        "windows": {"lengths": [5]},
+        "architectures": ["naive", "seq2vec"],
+        "models": {"naive": {}, "seq2vec": {"target": "horizon"}},
+    }
+    runs = views.read_runs({"book": spec})
+    rows = views.best_rows(runs)
+    assert [(r["forecast"], r["architecture"], r["mode"], r["naive MSE"]) for r in rows] == [
+        ("next 3 values", "seq2vec", "direct", 0.5),
+        ("next 3 values", "naive", "iterative", 0.5),
+        ("next value", "naive", "stateless", 0.1),
+    ]
+    titles = [ax.get_title() for ax in views.mse_figure(runs).axes]
+    assert titles == ["Forecasts of the next 3 values", "Forecasts of the next value"]
 
 
 def test_loss_one_step_and_hidden_state_figures(runs):
@@ -186,26 +209,21 @@ def test_verification_rows_name_the_result(runs):
 
 
 def test_the_answer_figure_places_every_model_by_its_ratio_and_verdict():
+    cases = [(2.0, "worse", "stateless"), (0.5, "better", "stateful")]
+    cases += [(1.01, "no significant difference", "stateless"), (3.0, "worse", "stateless")]
     verdicts = [
-        {
-            "study": "a",
-            "window": 2,
-            "architecture": "rnn1",
-            "trained": "stateless",
-            "stateful / stateless": r,
-            "stateful is": v,
-        }
-        for r, v in (
-            (2.0, "worse"),
-            (0.5, "better"),
-            (1.01, "no significant difference"),
-            (3.0, "worse"),
-        )
+        {"study": "a", "window": w, "architecture": "rnn1", "trained": trained}
+        | {"stateful / stateless": r, "stateful is": v}
+        for w, (r, v, trained) in enumerate(cases)
     ]
     ax = views.answer_figure(verdicts).axes[0]
     assert ax.get_xscale() == "log"
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["worse (2)", "better (1)", "no significant difference (1)"]
+    assert labels == [
+        "worse: 2 stateless-trained",
+        "better: 1 stateful-trained",
+        "no significant difference: 1 stateless-trained",
+    ]
     worse = ax.collections[0].get_offsets()[:, 0]
     assert sorted(worse) == [2.0, 3.0]
     assert views.answer_figure([]) is None

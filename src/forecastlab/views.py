@@ -84,66 +84,102 @@ def primary_mode(run: Run) -> str:
     return WINDOW_MODE[run["evaluation"]["target"]]
 
 
+def forecast_kind(run: Run, mode: str) -> str:
+    """What a mode forecasts, so that only forecasts of the same targets are ranked
+    together: "next value", or "next H values" for the multi-step strategies (direct,
+    seq2seq and one-step models iterated)."""
+    if mode == "iterative" or run["evaluation"]["target"] in ("horizon", "shifted_horizon"):
+        return f"next {run['evaluation']['horizon']} values"
+    return "next value"
+
+
+def scores(run: Run) -> dict[str, tuple[str, Mapping[str, Any]]]:
+    """kind -> (mode, metrics) of a model's window forecasts and its iterated ones."""
+    found = {}
+    for mode in (primary_mode(run), "iterative"):
+        if mode in run["evaluation"]["modes"]:
+            found[forecast_kind(run, mode)] = (mode, run["evaluation"]["modes"][mode])
+    return found
+
+
 def best_rows(runs: Sequence[Run], per_window: int = 3) -> list[dict[str, Any]]:
-    """The `per_window` models of lowest MSE in their primary mode at each window length,
-    beside the naive baseline's MSE on the same targets when the study has it."""
+    """The `per_window` lowest test MSEs of each window length and kind of forecast
+    (forecast_kind), each model in the mode it was trained for (or iterated), beside the
+    naive baseline's MSE on the same targets when the study has it."""
     rows = []
     for window in sorted({run["window"] for run in runs}):
-        here = [run for run in runs if run["window"] == window]
-        naive = next((run for run in here if run["arch"] == "naive"), None)
-        ranked = sorted(here, key=lambda r: r["evaluation"]["modes"][primary_mode(r)]["mse"])
-        for rank, run in enumerate(ranked[:per_window], start=1):
-            mode = primary_mode(run)
-            row = {
-                "window": window,
-                "rank": rank,
-                "architecture": run["arch"],
-                "mode": mode,
-                "MSE": run["evaluation"]["modes"][mode]["mse"],
-                "MASE": run["evaluation"]["modes"][mode]["mase"],
-            }
-            if naive is not None:
-                row["naive MSE"] = naive["evaluation"]["modes"][primary_mode(naive)]["mse"]
-            rows.append(row)
+        here = [
+            (run, kind, *score)
+            for run in runs
+            if run["window"] == window
+            for kind, score in scores(run).items()
+        ]
+        for kind in sorted({entry[1] for entry in here}):
+            ranked = sorted((e for e in here if e[1] == kind), key=lambda e: e[3]["mse"])
+            naive = next((e[3]["mse"] for e in ranked if e[0]["arch"] == "naive"), None)
+            for rank, (run, _, mode, metrics) in enumerate(ranked[:per_window], start=1):
+                row = {
+                    "window": window,
+                    "forecast": kind,
+                    "rank": rank,
+                    "architecture": run["arch"],
+                    "mode": mode,
+                }
+                row |= {"MSE": metrics["mse"], "MASE": metrics["mase"]}
+                if naive is not None:
+                    row["naive MSE"] = naive
+                rows.append(row)
     return rows
 
 
 def mse_figure(runs: Sequence[Run]) -> Figure | None:
-    """The study at a glance: MSE (log scale) of every model at each window length, in
-    its primary mode and, for models with one, the stateful mode."""
-    windows = sorted({run["window"] for run in runs})
-    if not windows:
+    """The study at a glance, one panel per kind of forecast (forecast_kind): the MSE
+    (log scale) of every model at each window length in the mode it was trained for (or
+    iterated), and, for models with one, in the stateful mode."""
+    kinds = sorted({kind for run in runs for kind in scores(run)})
+    if not kinds:
         return None
+    windows = sorted({run["window"] for run in runs})
     archs = sorted({run["arch"] for run in runs})
-    figure, ax = plt.subplots(figsize=(max(8.0, 0.9 * len(archs) + 3), 4))
+    figure, axes = plt.subplots(
+        len(kinds), 1, figsize=(max(8.0, 0.7 * len(archs) + 3), 3.6 * len(kinds)), squeeze=False
+    )
     width = 0.8 / len(windows)
-    for offset, window in enumerate(windows):
-        here = {run["arch"]: run for run in runs if run["window"] == window}
-        positions = [i + (offset - (len(windows) - 1) / 2) * width for i in range(len(archs))]
-        primary = [_mse(here.get(a), None) for a in archs]
-        (bars,) = [ax.bar(positions, primary, width * 0.9, label=f"window {window}")]
-        stateful = [_mse(here.get(a), "stateful") for a in archs]
-        ax.scatter(
-            positions,
-            stateful,
-            marker="v",
-            color=bars.patches[0].get_facecolor(),
-            edgecolor="k",
-            zorder=3,
-            label=f"window {window}, stateful" if any(np.isfinite(stateful)) else None,
-        )
-    ax.set_xticks(range(len(archs)), archs, rotation=30, ha="right")
-    ax.set(yscale="log", ylabel="test MSE", title="MSE by architecture and window")
-    ax.legend(fontsize="small", ncol=2)
+    for ax, kind in zip(axes[:, 0], kinds, strict=True):
+        shown = [a for a in archs if any(r["arch"] == a and kind in scores(r) for r in runs)]
+        for offset, window in enumerate(windows):
+            here = {run["arch"]: scores(run) for run in runs if run["window"] == window}
+            positions = [i + (offset - (len(windows) - 1) / 2) * width for i in range(len(shown))]
+            heights = [
+                here[a][kind][1]["mse"] if kind in here.get(a, {}) else np.nan for a in shown
+            ]
+            bars = ax.bar(positions, heights, width * 0.9, label=f"window {window}")
+            stateful = [
+                _mse(next(r for r in runs if r["window"] == window and r["arch"] == a), "stateful")
+                if kind == "next value" and a in here
+                else np.nan
+                for a in shown
+            ]
+            if any(np.isfinite(stateful)):
+                colour = bars.patches[0].get_facecolor()
+                ax.scatter(
+                    positions,
+                    stateful,
+                    marker="v",
+                    color=colour,
+                    edgecolor="k",
+                    zorder=3,
+                    label=f"window {window}, stateful",
+                )
+        ax.set_xticks(range(len(shown)), shown, rotation=30, ha="right")
+        ax.set(yscale="log", ylabel="test MSE", title=f"Forecasts of the {kind}")
+        ax.legend(fontsize="small", ncol=2)
     return finished(figure)
 
 
-def _mse(run: Run | None, mode: str | None) -> float:
-    """The run's MSE in `mode` (None: its primary mode); NaN without that run or mode."""
-    if run is None:
-        return np.nan
+def _mse(run: Run, mode: str) -> float:
+    """The run's MSE in `mode`; NaN without that mode."""
     modes = run["evaluation"]["modes"]
-    mode = primary_mode(run) if mode is None else mode
     return modes[mode]["mse"] if mode in modes else np.nan
 
 
@@ -336,8 +372,9 @@ def verification_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
 
 def answer_figure(verdicts: Sequence[Mapping[str, Any]]) -> Figure | None:
     """The stateful answer at a glance: every model's stateful / stateless MSE ratio on a
-    log scale, one row a model grouped by study, coloured by its Diebold-Mariano verdict
-    (rows of results/stateful_vs_stateless.csv)."""
+    log scale, one row a model grouped by study, coloured by its Diebold-Mariano verdict,
+    a circle when trained on windows and a diamond when trained statefully (rows of
+    results/stateful_vs_stateless.csv)."""
     mode = STATEFUL_MODES["stateful"]
     rows = sorted(
         verdicts, key=lambda v: (v["study"], v["trained"], int(v["window"]), v["architecture"])
@@ -347,14 +384,22 @@ def answer_figure(verdicts: Sequence[Mapping[str, Any]]) -> Figure | None:
     figure, ax = plt.subplots(figsize=(9, 0.22 * len(rows) + 1.5))
     positions = np.arange(len(rows))[::-1]
     for verdict, colour in VERDICT_COLOURS.items():
-        chosen = [i for i, row in enumerate(rows) if row[f"{mode} is"] == verdict]
-        ax.scatter(
-            [rows[i][f"{mode} / stateless"] for i in chosen],
-            positions[chosen],
-            color=colour,
-            label=f"{verdict} ({len(chosen)})",
-            zorder=3,
-        )
+        for trained, marker in (("stateless", "o"), ("stateful", "D")):
+            chosen = [
+                i
+                for i, row in enumerate(rows)
+                if row[f"{mode} is"] == verdict and row["trained"] == trained
+            ]
+            if not chosen:
+                continue
+            ax.scatter(
+                [rows[i][f"{mode} / stateless"] for i in chosen],
+                positions[chosen],
+                color=colour,
+                marker=marker,
+                label=f"{verdict}: {len(chosen)} {trained}-trained",
+                zorder=3,
+            )
     ax.axvline(1.0, color="k", linewidth=0.8)
     labels = [f"{r['study']}/w{r['window']}/{r['architecture']}" for r in rows]
     ax.set_yticks(positions, labels, fontsize=7)
@@ -365,7 +410,9 @@ def answer_figure(verdicts: Sequence[Mapping[str, Any]]) -> Figure | None:
     )
     ax.grid(axis="x", which="both", alpha=0.3)
     # Above the axes, where no point can hide behind it.
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
+    ax.legend(
+        loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False, fontsize="small"
+    )
     figure.suptitle("Is stateful prediction always worse? One point per model")
     return finished(figure)
 

@@ -7,7 +7,9 @@ rule report_study:
         runs=report_inputs,
         template="workflow/notebooks/study_report.ipynb",
         script=script("report"),
-        library=library("architectures", "handcheck", "layout", "reporting", "stats", "summary"),
+        library=library(
+            "architectures", "handcheck", "layout", "reporting", "stats", "summary", "views"
+        ),
     output:
         notebook="reports/{study}.ipynb",
         html="reports/{study}.html",
@@ -93,7 +95,9 @@ rule report_index:
         stateful="results/stateful_vs_stateless.csv",
         template="workflow/notebooks/index_report.ipynb",
         script=script("report"),
-        library=library("architectures", "reporting", "stats", "summary"),
+        library=library(
+            "architectures", "handcheck", "layout", "reporting", "stats", "summary", "views"
+        ),
     output:
         notebook="reports/index.ipynb",
         html="reports/index.html",
