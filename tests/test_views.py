@@ -196,6 +196,8 @@ def test_multi_step_and_dropout_tables(tmp_path, monkeypatch):
             "t+3": 0.3,
         }
     ]
+    assert views.step_columns(views.horizon_rows(runs)) == ["t+1", "t+2", "t+3"]
+    assert views.step_columns([]) == []
     truth = views.horizon_figure(runs).axes[1].get_lines()[-1]
     np.testing.assert_array_equal(truth.get_ydata(), [5.0, 6.0, 7.0])  # after the window
     assert views.dropout_rows(runs)[0]["95% interval coverage"] == 0.9

@@ -273,6 +273,11 @@ def horizon_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
     ]
 
 
+def step_columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The per-step-ahead columns (t+1 ...) of horizon_rows' table."""
+    return [column for column in rows[0] if column.startswith("t+")] if rows else []
+
+
 def horizon_figure(runs: Sequence[Run]) -> Figure | None:
     """Left: MSE per step ahead of each strategy; right: their forecasts of the first
     test series after its window, with the truth."""
