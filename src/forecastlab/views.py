@@ -148,17 +148,18 @@ def mse_figure(runs: Sequence[Run]) -> Figure | None:
     for ax, kind in zip(axes[:, 0], kinds, strict=True):
         shown = [a for a in archs if any(r["arch"] == a and kind in scores(r) for r in runs)]
         for offset, window in enumerate(windows):
-            here = {run["arch"]: scores(run) for run in runs if run["window"] == window}
+            here = {run["arch"]: run for run in runs if run["window"] == window}
             positions = [i + (offset - (len(windows) - 1) / 2) * width for i in range(len(shown))]
-            heights = [
-                here[a][kind][1]["mse"] if kind in here.get(a, {}) else np.nan for a in shown
-            ]
-            bars = ax.bar(positions, heights, width * 0.9, label=f"window {window}")
+            bars = ax.bar(
+                positions,
+                [_mse(here.get(a), kind) for a in shown],
+                width * 0.9,
+                label=f"window {window}",
+            )
+            modes = [here[a]["evaluation"]["modes"] if a in here else {} for a in shown]
             stateful = [
-                _mse(next(r for r in runs if r["window"] == window and r["arch"] == a), "stateful")
-                if kind == "next value" and a in here
-                else np.nan
-                for a in shown
+                m["stateful"]["mse"] if kind == "next value" and "stateful" in m else np.nan
+                for m in modes
             ]
             if any(np.isfinite(stateful)):
                 colour = bars.patches[0].get_facecolor()
@@ -177,10 +178,10 @@ def mse_figure(runs: Sequence[Run]) -> Figure | None:
     return finished(figure)
 
 
-def _mse(run: Run, mode: str) -> float:
-    """The run's MSE in `mode`; NaN without that mode."""
-    modes = run["evaluation"]["modes"]
-    return modes[mode]["mse"] if mode in modes else np.nan
+def _mse(run: Run | None, kind: str) -> float:
+    """The run's MSE in its forecasts of `kind` (scores); NaN without the run or them."""
+    found = scores(run) if run is not None else {}
+    return found[kind][1]["mse"] if kind in found else np.nan
 
 
 def finished(figure: Figure) -> Figure:
