@@ -54,7 +54,7 @@ def training_seconds(root: Path) -> float:
     """The pure training time of every model (history.json's train_seconds), summed."""
     return sum(
         json.loads(path.read_text()).get("train_seconds", 0.0)
-        for path in root.glob("models/*/*/*/history.json")
+        for path in root.glob("models/*/*/*/*/history.json")
     )
 
 

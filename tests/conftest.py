@@ -37,6 +37,7 @@ def tiny_params() -> dict:
                 "models": {
                     "naive": {},
                     "rnn1": {
+                        "seeds": 2,  # seeds 7 and 8: the replicates and their aggregates
                         "units": 1,
                         "activation": "tanh",
                         "optimizer": "rmsprop",

@@ -25,8 +25,8 @@ pytestmark = pytest.mark.slow
 
 # Every job of cluster_params() but the target `all`: 4 acquire, 4 split, 6 window,
 # 2 train (and evaluate), 2 verify, 1 study report, 1 summary, 1 computations report,
-# 1 index report.
-TINY_JOBS = 22
+# 1 index report, 1 MLflow parent runs (track_models).
+TINY_JOBS = 23
 
 
 def cluster_params() -> dict:
@@ -35,6 +35,7 @@ def cluster_params() -> dict:
     params = tiny_params()
     for name, study in params["studies"].items():
         study["architectures"] = ["rnn1"] if name == "sine" else []
+    del params["studies"]["sine"]["models"]["rnn1"]["seeds"]
     return params
 
 
@@ -176,12 +177,14 @@ def test_readme_cluster_commands_run_every_job_through_slurm_and_match_a_local_r
         " WHERE e.name = 'sine' GROUP BY r.name, r.status ORDER BY r.name"
     )
     assert [row[:2] for row in runs] == [
-        ["sine/w2/rnn1", "FINISHED"],
+        ["sine/w2/rnn1", "FINISHED"],  # the parent runs
+        ["sine/w2/rnn1/seed7", "FINISHED"],
         ["sine/w5/rnn1", "FINISHED"],
+        ["sine/w5/rnn1/seed7", "FINISHED"],
     ]
     assert all(int(row[2]) >= 5 for row in runs)  # loss, val_loss, both modes' metrics, ...
     tags = cluster.psql("SELECT value FROM tags WHERE key = 'verified'")
-    assert tags == [["true"], ["true"]]
+    assert tags == [["true"]] * 4
 
     # Where the time goes: queueing after submission, and polling after a job ended.
     times = slurm_times(cluster)

@@ -3,6 +3,7 @@ import copy
 import pytest
 
 from forecastlab.config import ParamsError, load_yaml, params_hash, validate_params
+from forecastlab.layout import model_seeds, runs_of
 from tests.conftest import REPO, tiny_params
 
 SCHEMA = load_yaml(REPO / "workflow/schemas/params.schema.yaml")
@@ -59,6 +60,40 @@ def test_repository_params_are_valid_and_defaults_fill_in():
     ],
 )
 def test_bad_params_name_the_key(path, value, expected):
+    run_bad_params(path, value, expected)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (0, "0 is less than the minimum of 1; 0 is not of type 'array'"),
+        ([7, 7], "[7, 7] is not of type 'integer'; [7, 7] has non-unique elements"),
+        ([], "[] is not of type 'integer'; [] should be non-empty"),
+    ],
+)
+def test_bad_seeds_say_what_a_count_or_a_list_needs(value, expected):
+    run_bad_params(
+        ("studies", "sine", "seeds"),
+        value,
+        f"studies.sine.seeds: {value!r} is neither of the allowed forms ({expected})",
+    )
+
+
+def test_seeds_are_a_count_from_the_study_seed_or_a_list_and_baselines_have_one():
+    params = tiny_params()
+    params["studies"]["sine"]["seeds"] = 3
+    studies = validate_params(params, SCHEMA)["studies"]
+    sine = studies["sine"]
+    assert (model_seeds(sine, "rnn1"), model_seeds(sine, "stateful_rnn1")) == ([7, 8], [7, 8, 9])
+    assert model_seeds(sine, "naive") == [7]
+    sine["models"]["stateful_rnn1"]["seeds"] = [3, 1]
+    assert model_seeds(sine, "stateful_rnn1") == [3, 1]
+    runs = [r for r in runs_of({"sine": sine}) if (r["window"], r["arch"]) == (2, "stateful_rnn1")]
+    assert [(r["seed"], r["seeds"]) for r in runs] == [(3, [3, 1]), (1, [3, 1])]
+    assert runs[1]["model"] == "models/sine/w2/stateful_rnn1/seed1/model.keras"
+
+
+def run_bad_params(path, value, expected):
     params = tiny_params()
     node = params
     for key in path[:-1]:

@@ -37,7 +37,10 @@ def rule_environments() -> dict[str, str]:
 
 def test_every_rule_names_an_environment_file_of_envs():
     environments = rule_environments()
-    assert len(environments) == 9  # acquire, split, window, train, verify, 4 reports
+    assert (
+        len(environments) == 10
+    )  # acquire, split, window, train, verify, 4 reports, MLflow parents
+    assert environments["track_models"] == str(REPO / "envs/numpy.yaml")  # MLflow, no TF
     assert {str(p) for p in (REPO / "envs").glob("*.yaml")} == set(environments.values())
     assert environments["train_model"] == str(REPO / "envs/tensorflow.yaml")
     assert environments["verify_model"] == str(REPO / "envs/numpy.yaml")

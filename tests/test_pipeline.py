@@ -76,17 +76,37 @@ def test_models_verified_and_logged_to_mlflow(repo):
     for length in (2, 5):
         for arch in ("rnn1", "stateful_rnn1"):
             verify = json.loads(
-                (repo / f"results/verify/sine/w{length}/{arch}/verify.json").read_text()
+                (repo / f"results/verify/sine/w{length}/{arch}/seed7/verify.json").read_text()
             )
             assert verify["passed"] and set(verify["modes"]) == {"stateless", "stateful"}
             assert all(m["max_abs_error"] <= 1e-5 for m in verify["modes"].values())
-    for run_dir in ("book/w50/seq2seq", "walk/w20/relu_rnn", "sine/w2/naive"):
+    for run_dir in ("book/w50/seq2seq/seed42", "walk/w20/relu_rnn/seed42", "sine/w2/naive/seed7"):
         assert json.loads((repo / f"results/verify/{run_dir}/verify.json").read_text())["passed"]
 
-    client, runs = mlflow_runs(repo)
+    client, found = mlflow_runs(repo)
+    runs = [r for r in found if "parent_of" not in r.data.tags]  # one per seed of a model
+    parents = {r.data.tags["parent_of"]: r for r in found if "parent_of" in r.data.tags}
     assert sorted(r.info.run_name for r in runs) == [
-        f"sine/w{length}/{arch}" for length in (2, 5) for arch in ("naive", "rnn1", "stateful_rnn1")
+        f"sine/w{length}/{arch}/seed{seed}"
+        for length in (2, 5)
+        for arch, seeds in (("naive", [7]), ("rnn1", [7, 8]), ("stateful_rnn1", [7]))
+        for seed in seeds
     ]
+    # A parent run per model, its seeds' runs nested under it (MLflow's parentRunId),
+    # holding the aggregates: rnn1's mean MSE over its two seeds, and its interval.
+    assert sorted(parents) == sorted({r.info.run_name.rsplit("/", 1)[0] for r in runs})
+    for name, parent in parents.items():
+        children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+        assert sorted(r.info.run_name for r in children) == sorted(
+            r.info.run_name for r in runs if r.info.run_name.startswith(f"{name}/seed")
+        )
+        assert parent.info.status == "FINISHED" and parent.data.tags["verified"] == "true"
+        mean = np.mean([r.data.metrics["stateless_mse"] for r in children])
+        assert parent.data.metrics["stateless_mse"] == pytest.approx(mean, rel=1e-12)
+    rnn1 = parents["sine/w2/rnn1"]
+    assert rnn1.data.tags["seeds"] == "7 8" and "stateless_mse_high" in rnn1.data.metrics
+    assert "stateful_to_stateless_mse_low" in rnn1.data.metrics
+    assert "stateless_mse_sd" not in parents["sine/w2/naive"].data.metrics  # one seed
     for r in runs:
         assert r.info.status == "FINISHED"
         assert r.data.tags["verified"] == "true" and len(r.data.tags["git_commit"]) == 40
@@ -103,8 +123,8 @@ def test_models_verified_and_logged_to_mlflow(repo):
         assert r.data.params["model.epochs"] == "3"
         assert "loss.png" in {a.path for a in client.list_artifacts(r.info.run_id)}
     # Progress in the job logs is a line per block of epochs, no progress bars.
-    log = (repo / "logs/train/sine/w2/rnn1.log").read_text()
-    assert "sine/w2/rnn1: epoch 3/3 loss=" in log and len(log) < 20_000
+    log = (repo / "logs/train/sine/w2/rnn1/seed7.log").read_text()
+    assert "sine/w2/rnn1/seed7: epoch 3/3 loss=" in log and len(log) < 20_000
 
 
 def test_the_terminal_shows_one_progress_line_per_finished_job(repo):
@@ -124,14 +144,14 @@ def test_the_terminal_shows_one_progress_line_per_finished_job(repo):
         s
         for s in said
         if re.match(
-            r"sine/w2/rnn1 trained and evaluated: val_loss \S+, \S+ s of training; "
+            r"sine/w2/rnn1/seed7 trained and evaluated: val_loss \S+, \S+ s of training; "
             r"stateless MSE \S+, stateful MSE ",
             s,
         )
     ]
     assert len(trained) == 1
     assert any(
-        s.startswith("book/w50/seq2seq verified by hand: max |numpy - Keras| ") for s in said
+        s.startswith("book/w50/seq2seq/seed42 verified by hand: max |numpy - Keras| ") for s in said
     )
     # Snakemake's own job records are in its log file only.
     assert "localrule train_model:" not in terminal and "Select jobs to execute" not in terminal
@@ -140,8 +160,8 @@ def test_the_terminal_shows_one_progress_line_per_finished_job(repo):
 
 
 def test_train_and_evaluate_logs_hold_no_known_noise(repo):
-    logs = list(repo.glob("logs/train/*/*/*.log"))
-    assert len(logs) == len(list(repo.glob("models/*/*/*/model.keras")))
+    logs = list(repo.glob("logs/train/*/*/*/*.log"))
+    assert len(logs) == len(list(repo.glob("models/*/*/*/*/model.keras")))
     noise = ("E0000", "oneDNN custom operations", "Skipping variable loading", "absl::")
     assert [(log.name, n) for log in logs for n in noise if n in log.read_text()] == []
 
@@ -160,6 +180,13 @@ def test_reports_show_no_warning_traceback_or_machine_path(repo):
 def test_summary_has_every_mode_and_the_stateful_answer(repo):
     with open(repo / "results/summary.csv") as handle:
         rows = list(csv.DictReader(handle))
+    # One row per seed and mode: rnn1's two seeds, every other model's one.
+    seeds = {
+        (r["window"], r["seed"])
+        for r in rows
+        if (r["study"], r["architecture"]) == ("sine", "rnn1")
+    }
+    assert seeds == {("2", "7"), ("2", "8"), ("5", "7"), ("5", "8")}
     modes = {(r["study"], r["window"], r["architecture"]): set() for r in rows}
     for r in rows:
         modes[(r["study"], r["window"], r["architecture"])].add(r["mode"])
@@ -178,6 +205,25 @@ def test_summary_has_every_mode_and_the_stateful_answer(repo):
     # environment that made it, which results/environment.json spells out.
     assert all(r["mse"] and r["mse_orig"] and r["mase"] for r in rows)
     assert {r["fingerprint"] for r in rows} == {fingerprint_id(fingerprint())}
+    # The aggregates: per model, mode and metric, the mean and interval over its seeds.
+    with open(repo / "results/aggregates.csv") as handle:
+        aggregates = {
+            (a["study"], a["window"], a["architecture"], a["mode"], a["metric"]): a
+            for a in csv.DictReader(handle)
+        }
+    assert {key[:4] for key in aggregates} == {
+        (r["study"], r["window"], r["architecture"], r["mode"]) for r in rows
+    }
+    rnn1 = aggregates[("sine", "2", "rnn1", "stateless", "mse")]
+    seed_mse = [
+        float(r["mse"])
+        for r in rows
+        if (r["study"], r["window"], r["architecture"], r["mode"])
+        == ("sine", "2", "rnn1", "stateless")
+    ]
+    assert rnn1["seeds"] == "2" and float(rnn1["mean"]) == pytest.approx(np.mean(seed_mse))
+    assert float(rnn1["low"]) < float(rnn1["mean"]) < float(rnn1["high"])
+    assert aggregates[("sine", "2", "naive", "stateless", "mse")]["seeds"] == "1"
     environment = json.loads((repo / "results/environment.json").read_text())
     assert environment == {fingerprint_id(fingerprint()): fingerprint()}
     assert json.loads((repo / "results/metrics.json").read_text())["fingerprint"] == (
@@ -194,8 +240,18 @@ def test_summary_has_every_mode_and_the_stateful_answer(repo):
         ("20", "relu_rnn", "stateless"),
     }
     for v in verdicts:
-        ratio = float(v["stateful MSE"]) / float(v["stateless MSE"])
-        assert float(v["stateful / stateless"]) == pytest.approx(ratio, rel=1e-5)
+        if v["architecture"] != "rnn1":  # one seed: the ratio of the MSEs, no interval
+            ratio = float(v["stateful MSE"]) / float(v["stateless MSE"])
+            assert float(v["stateful / stateless"]) == pytest.approx(ratio, rel=1e-5)
+            assert np.isnan(float(v["stateful / stateless low"])) and v["seeds"] == "1"
+        else:  # two: the geometric mean of the seeds' ratios, inside its interval
+            ratio = float(v["stateful / stateless"])
+            assert (
+                float(v["stateful / stateless low"])
+                <= ratio
+                <= float(v["stateful / stateless high"])
+            )
+            assert v["seeds"] == "2"
         significant = float(v["stateful p (DM)"]) < 0.05
         assert (v["stateful is"] != "no significant difference") == significant
         if significant:
@@ -303,14 +359,36 @@ def test_mlflow_server_serves_every_run_over_rest(repo):
         found = post(f"{base}/runs/search", {"experiment_ids": [experiment["experiment_id"]]})[
             "runs"
         ]
-        names = [f"sine/w{n}/{arch}" for n in (2, 5) for arch in ("naive", "rnn1", "stateful_rnn1")]
-        assert sorted(r["info"]["run_name"] for r in found) == sorted(names)
+
+        def tags_of(found_run):
+            return {t["key"]: t["value"] for t in found_run["data"]["tags"]}
+
+        models = [
+            f"sine/w{n}/{arch}" for n in (2, 5) for arch in ("naive", "rnn1", "stateful_rnn1")
+        ]
+        parents = {tags_of(r)["parent_of"]: r for r in found if "parent_of" in tags_of(r)}
+        assert sorted(parents) == sorted(models)
+        # Each seed run nested under its model's parent run, rnn1's two seeds under one.
+        seeds = [r for r in found if "parent_of" not in tags_of(r)]
+        nested = {
+            name: sorted(
+                r["info"]["run_name"]
+                for r in seeds
+                if tags_of(r).get("mlflow.parentRunId") == parent["info"]["run_id"]
+            )
+            for name, parent in parents.items()
+        }
+        assert nested["sine/w2/rnn1"] == ["sine/w2/rnn1/seed7", "sine/w2/rnn1/seed8"]
+        assert nested["sine/w5/naive"] == ["sine/w5/naive/seed7"]
+        assert sum(map(len, nested.values())) == len(seeds) == 8
         here = fingerprint()
         for found_run in found:
+            tags = tags_of(found_run)
             # The environment that decides the numbers is on record in every run.
-            tags = {t["key"]: t["value"] for t in found_run["data"]["tags"]}
             assert {k: tags[f"env.{k}"] for k in here} == here
             assert tags["env.fingerprint"] == fingerprint_id(here)
+        for found_run in seeds:
+            tags = tags_of(found_run)
             assert tags["mlflow.source.name"] == "workflow/scripts/train.py"  # Source column
             # The windows it was trained and scored on, as datasets with their digests.
             datasets = {
@@ -322,7 +400,7 @@ def test_mlflow_server_serves_every_run_over_rest(repo):
             assert all(datasets.values())
             metrics = {m["key"] for m in found_run["data"]["metrics"]}
             assert {"stateless_mse", "stateless_mase", "verify_stateless_max_abs_error"} <= metrics
-            if found_run["info"]["run_name"].endswith("/rnn1"):
+            if "/rnn1/" in found_run["info"]["run_name"]:
                 assert {"loss", "val_loss", "stateful_warm_mse"} <= metrics
                 run_id = found_run["info"]["run_id"]
                 url = f"{base}/metrics/get-history?run_id={run_id}&metric_key=loss"
@@ -346,11 +424,14 @@ def test_mlflow_server_serves_every_run_over_rest(repo):
             book = json.load(answer)["experiment"]
         found = post(f"{base}/runs/search", {"experiment_ids": [book["experiment_id"]]})["runs"]
         by_name = {r["info"]["run_name"]: {m["key"] for m in r["data"]["metrics"]} for r in found}
+        architectures = tiny_params()["studies"]["book"]["architectures"]
         assert set(by_name) == {
-            f"book/w50/{arch}" for arch in tiny_params()["studies"]["book"]["architectures"]
+            f"book/w50/{arch}{seed}" for arch in architectures for seed in ("", "/seed42")
         }
-        assert "iterative_mse_step_10" in by_name["book/w50/rnn1"]
-        assert "seq2seq_mse_step_10" in by_name["book/w50/seq2seq"]
+        assert "iterative_mse_step_10" in by_name["book/w50/rnn1/seed42"]
+        assert "seq2seq_mse_step_10" in by_name["book/w50/seq2seq/seed42"]
+        assert "seq2seq_mse_step_10_low" not in by_name["book/w50/seq2seq"]  # one seed
+        assert "seq2seq_mse_step_10" in by_name["book/w50/seq2seq"]  # its parent's mean
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -362,10 +443,11 @@ def test_nothing_to_redo_after_a_full_run(repo):
     models = mtimes(repo, "models/**/*.keras")
     run(["dvc", "repro"], repo)
     assert mtimes(repo, "models/**/*.keras") == models
-    assert len(mlflow_runs(repo)[1]) == 6
+    assert len(mlflow_runs(repo)[1]) == 8 + 6  # a run per seed, a parent per model
     metrics = json.loads(run(["dvc", "metrics", "show", "--json"], repo).stdout)
     shown = metrics[""]["data"]["results/metrics.json"]["data"]
-    assert shown["sine"]["w5"]["rnn1"]["stateful_warm"]["mse"] > 0
+    warm = shown["sine"]["w5"]["rnn1"]["stateful_warm"]["mse"]
+    assert warm["seeds"] == 2 and warm["low"] < warm["mean"] < warm["high"]
     run(["dvc", "plots", "show"], repo)
     plots = (repo / "dvc_plots/index.html").read_text()
     for name in ("loss/sine_w2_rnn1.csv", "predictions/sine_w5_rnn1.csv"):
@@ -385,11 +467,11 @@ def test_push_fresh_clone_pull_retrains_nothing(repo, tmp_path):
     run(["snakemake", "--touch", "--cores", "1"], clone)
     dry_run = run(["snakemake", "-n"], clone)
     assert "Nothing to be done" in dry_run.stdout + dry_run.stderr
-    weights = (clone / "models/sine/w2/rnn1/weights.npz").read_bytes()
-    assert weights == (repo / "models/sine/w2/rnn1/weights.npz").read_bytes()
+    weights = (clone / "models/sine/w2/rnn1/seed7/weights.npz").read_bytes()
+    assert weights == (repo / "models/sine/w2/rnn1/seed7/weights.npz").read_bytes()
     output = run(["dvc", "repro"], clone).stdout
     assert "didn't change, skipping" in output and "Running stage" not in output
-    assert (clone / "models/sine/w2/rnn1/weights.npz").read_bytes() == weights
+    assert (clone / "models/sine/w2/rnn1/seed7/weights.npz").read_bytes() == weights
 
 
 def test_param_changes_redo_only_what_they_touch(repo):
@@ -411,10 +493,28 @@ def test_param_changes_redo_only_what_they_touch(repo):
     retrained = {
         p.relative_to(repo).as_posix() for p in models_before if models_after[p] != models_before[p]
     }
-    assert retrained == {"models/sine/w2/rnn1/model.keras", "models/sine/w5/rnn1/model.keras"}
-    history = json.loads((repo / "models/sine/w2/rnn1/history.json").read_text())
+    assert retrained == {
+        f"models/sine/w{length}/rnn1/seed{seed}/model.keras" for length in (2, 5) for seed in (7, 8)
+    }
+    history = json.loads((repo / "models/sine/w2/rnn1/seed8/history.json").read_text())
     assert len(history["history"]["loss"]) == 4
-    assert len(mlflow_runs(repo)[1]) == 8
+    assert len(mlflow_runs(repo)[1]) == 14 + 4  # the parents are the same
+
+    # A third seed trains that seed's models only, and joins their parents.
+    set_param(repo, ["studies", "sine", "models", "rnn1", "seeds"], 3)
+    run(["dvc", "repro"], repo)
+    models_seeded = mtimes(repo, "models/**/*.keras")
+    assert {p.relative_to(repo).as_posix() for p in set(models_seeded) - set(models_after)} == {
+        "models/sine/w2/rnn1/seed9/model.keras",
+        "models/sine/w5/rnn1/seed9/model.keras",
+    }
+    assert {p: models_seeded[p] for p in models_after} == models_after
+    client, runs = mlflow_runs(repo)
+    assert len(runs) == 18 + 2
+    parent = next(r for r in runs if r.data.tags.get("parent_of") == "sine/w5/rnn1")
+    assert parent.data.tags["seeds"] == "7 8 9"
+    nested = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len({r.info.run_name for r in nested}) == 3
     # dvc metrics diff shows the retrained models' rows only.
     diff = json.loads(run(["dvc", "metrics", "diff", "--json"], repo).stdout)
     changed = {tuple(key.split(".")[:3]) for key in diff["results/metrics.json"]}
@@ -434,7 +534,7 @@ def test_dvc_experiment_with_a_set_param(repo):
     shown = json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout)
     experiments = [e for row in shown for e in (row.get("experiments") or [])]
     assert {epochs_of(e) for e in experiments} == {2}
-    history = json.loads((repo / "models/sine/w5/rnn1/history.json").read_text())
+    history = json.loads((repo / "models/sine/w5/rnn1/seed7/history.json").read_text())
     assert len(history["history"]["loss"]) == 2
 
 

@@ -10,6 +10,8 @@ def write(path, payload):
 
 
 def test_job_name_from_whichever_wildcards_the_job_has():
+    seeded = {"study": "sine", "length": "2", "arch": "rnn1", "seed": "43"}
+    assert job_name(seeded) == "sine/w2/rnn1/seed43"
     assert job_name({"study": "sine", "length": "2", "arch": "rnn1"}) == "sine/w2/rnn1"
     assert job_name({"study": "sine", "length": "10"}) == "sine/w10"
     assert job_name({"study": "sine"}) == "sine"

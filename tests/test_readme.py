@@ -59,6 +59,6 @@ def test_sharing_commands_work_as_written(pipeline_repo):
     result = run(["bash", "-c", script], pipeline_repo)
     assert "Nothing to be done" in result.stdout + result.stderr  # the README's last command
     copy = pipeline_repo.parent / "forecastlab-copy"
-    weights = "models/sine/w2/rnn1/weights.npz"
+    weights = "models/sine/w2/rnn1/seed7/weights.npz"
     assert (copy / weights).read_bytes() == (pipeline_repo / weights).read_bytes()
     assert "Running stage" not in run(["dvc", "repro"], copy).stdout

@@ -21,7 +21,7 @@ from tests.conftest import command_env, make_pipeline_copy, run, tiny_params
 
 pytestmark = pytest.mark.slow
 
-MODEL = "models/sine/w2/rnn1/model.keras"
+MODEL = "models/sine/w2/rnn1/seed7/model.keras"
 VENDORED = "data/external/monthly-sunspots.csv"
 
 
@@ -31,6 +31,7 @@ def small_params() -> dict:
     sine["windows"]["lengths"] = [2]
     sine["architectures"] = ["naive", "rnn1"]
     del sine["models"]["stateful_rnn1"]
+    del sine["models"]["rnn1"]["seeds"]  # one seed, 7: one job to kill
     spots["windows"]["lengths"] = [12]
     return params | {"studies": {"sine": sine, "spots": spots}}
 
@@ -62,7 +63,7 @@ def current_studies(repo) -> dict:
 def rnn1_runs(repo) -> list:
     client = MlflowClient(f"sqlite:///{repo}/mlflow.db")
     experiment = client.get_experiment_by_name("sine").experiment_id
-    runs = client.search_runs([experiment], "attributes.run_name = 'sine/w2/rnn1'")
+    runs = client.search_runs([experiment], "attributes.run_name = 'sine/w2/rnn1/seed7'")
     return sorted(runs, key=lambda r: r.info.start_time)
 
 
@@ -116,7 +117,7 @@ def test_a_truncated_model_fails_verification_naming_it_until_it_is_retrained(re
     for _ in range(2):
         result = snakemake(repo)
         assert result.returncode != 0 and message in result.stdout + result.stderr
-        assert not (repo / "results/verify/sine/w2/rnn1/verify.json").exists()
+        assert not (repo / "results/verify/sine/w2/rnn1/seed7/verify.json").exists()
     # The verification closed the model's MLflow run, saying why.
     failed = rnn1_runs(repo)[-1]
     assert failed.info.status == "FAILED"
@@ -134,7 +135,7 @@ def test_a_truncated_model_fails_verification_naming_it_until_it_is_retrained(re
 def test_a_training_job_killed_in_a_rerun_is_redone_and_its_run_closed(repo):
     edit_params(repo, lambda studies: studies["sine"]["models"]["rnn1"].update(epochs=1000))
     locked_training = locked(repo, "train")
-    log = repo / "logs/train/sine/w2/rnn1.log"
+    log = repo / "logs/train/sine/w2/rnn1/seed7.log"
     log.unlink()  # the last training's, until the rerun starts
     repro = subprocess.Popen(
         ["dvc", "repro"], cwd=repo, env=command_env(), stdout=subprocess.DEVNULL
@@ -165,7 +166,7 @@ def test_a_training_job_killed_in_a_rerun_is_redone_and_its_run_closed(repo):
     dry_run = run(["snakemake", "-n"], repo).stdout
     assert "train_model" in dry_run and "Nothing to be done" not in dry_run
     assert snakemake(repo).returncode == 0
-    rerun_id = json.loads((repo / "models/sine/w2/rnn1/history.json").read_text())["run_id"]
+    rerun_id = json.loads((repo / "models/sine/w2/rnn1/seed7/history.json").read_text())["run_id"]
     runs = {r.info.run_id: r for r in rnn1_runs(repo)}
     assert runs[rerun_id].info.status == "FINISHED"
     assert runs[killed.info.run_id].info.status == "FAILED"

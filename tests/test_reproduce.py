@@ -11,16 +11,45 @@ from forecastlab.reproduce import compare, compare_value, read_rows, select
 from tests.conftest import make_pipeline_copy, run, tiny_params
 
 ROWS = [
-    {"study": "sine", "window": "2", "architecture": "rnn1", "mode": "stateless", "mse": "0.5"},
-    {"study": "sine", "window": "2", "architecture": "rnn1", "mode": "stateful", "mse": "0.25"},
-    {"study": "sine", "window": "10", "architecture": "lstm", "mode": "stateless", "mse": "2.0"},
-    {"study": "walk", "window": "20", "architecture": "relu_rnn", "mode": "stateless", "mse": ""},
+    {
+        "study": "sine",
+        "window": "2",
+        "architecture": "rnn1",
+        "seed": "7",
+        "mode": "stateless",
+        "mse": "0.5",
+    },
+    {
+        "study": "sine",
+        "window": "2",
+        "architecture": "rnn1",
+        "seed": "7",
+        "mode": "stateful",
+        "mse": "0.25",
+    },
+    {
+        "study": "sine",
+        "window": "10",
+        "architecture": "lstm",
+        "seed": "7",
+        "mode": "stateless",
+        "mse": "2.0",
+    },
+    {
+        "study": "walk",
+        "window": "20",
+        "architecture": "relu_rnn",
+        "seed": "7",
+        "mode": "stateless",
+        "mse": "",
+    },
 ]
 
 
 def test_select_by_model_window_or_study():
     assert select(ROWS, []) == ROWS
     assert select(ROWS, ["sine/w2/rnn1"]) == ROWS[:2]
+    assert select(ROWS, ["sine/w2/rnn1/seed7"]) == ROWS[:2] and select(ROWS, ["walk"]) == ROWS[3:]
     assert select(ROWS, ["sine/w10", "walk"]) == ROWS[2:]
     assert select(ROWS, ["sine", "sine/w2"]) == ROWS[:3]
     with pytest.raises(ValueError, match=r"^'sine/w1' names no model of the committed summary"):
@@ -30,7 +59,9 @@ def test_select_by_model_window_or_study():
 def test_a_summary_without_its_naming_columns_is_refused_naming_them(tmp_path):
     old = tmp_path / "summary.csv"
     old.write_text("study,window,architecture,mode,mse\nsine,2,rnn1,stateless,0.5\n")
-    with pytest.raises(ValueError, match="^no column fingerprint; rerun the pipeline to make it$"):
+    with pytest.raises(
+        ValueError, match="^no column seed, fingerprint; rerun the pipeline to make it$"
+    ):
         read_rows(old)
 
 
@@ -47,9 +78,9 @@ def test_compare_names_each_metric_and_a_missing_row():
     again = [dict(ROWS[0], mse="0.5000001"), ROWS[2], ROWS[3]]
     records = compare(ROWS, again, rtol=1e-6)
     assert [(r["model"], r["mode"], r["status"]) for r in records] == [
-        ("sine/w2/rnn1", "stateless", "within rtol"),
-        ("sine/w2/rnn1", "stateful", "different"),
-        ("sine/w10/lstm", "stateless", "bitwise"),
+        ("sine/w2/rnn1/seed7", "stateless", "within rtol"),
+        ("sine/w2/rnn1/seed7", "stateful", "different"),
+        ("sine/w10/lstm/seed7", "stateless", "bitwise"),
     ]  # the empty cell of both is no metric
     assert records[1]["reproduced"] == "missing"
 
@@ -74,7 +105,7 @@ def test_reproduction_check_on_a_tiny_pipeline(tmp_path):
     untouched = reproduce(repo, "--keep", str(copy))
     assert untouched.returncode == 0, untouched.stderr
     lines = untouched.stdout.splitlines()
-    assert "sine/w2/rnn1" in untouched.stdout and "sine/w2/naive" in untouched.stdout
+    assert "sine/w2/rnn1/seed8" in untouched.stdout and "sine/w2/naive/seed7" in untouched.stdout
     total = int(lines[-1].split()[0])
     assert total > 20 and lines[-1].endswith(
         f"{total} bitwise equal, 0 equal within rtol 1e-06, 0 different"
@@ -86,7 +117,9 @@ def test_reproduction_check_on_a_tiny_pipeline(tmp_path):
     summary = repo / "results/summary.csv"
     with open(summary, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    row = next(r for r in rows if r["architecture"] == "rnn1" and r["mode"] == "stateful")
+    row = next(
+        r for r in rows if (r["architecture"], r["seed"], r["mode"]) == ("rnn1", "8", "stateful")
+    )
     reproduced_value, row["mse"] = row["mse"], repr(float(row["mse"]) * 1.5)
     with open(summary, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
@@ -94,8 +127,9 @@ def test_reproduction_check_on_a_tiny_pipeline(tmp_path):
         writer.writerows(rows)
     altered = reproduce(repo, "sine/w2/rnn1", "--keep", str(copy))
     assert altered.returncode == 1
-    assert f"sine/w2/rnn1 stateful mse different {row['mse']} -> {reproduced_value}" in " ".join(
-        altered.stdout.split()
+    assert (
+        f"sine/w2/rnn1/seed8 stateful mse different {row['mse']} -> {reproduced_value}"
+        in " ".join(altered.stdout.split())
     )
     assert altered.stdout.splitlines()[-1].endswith(", 1 different")
 

@@ -1,5 +1,6 @@
 """The command-line adapters turn bad input into one clear line naming what is wrong."""
 
+import csv
 import hashlib
 import json
 import re
@@ -166,13 +167,15 @@ def test_split_names_study_file_and_line_of_a_bad_raw_row(tmp_path):
 
 
 def test_summarize_takes_2000_runs_from_the_compact_studies_mapping(tmp_path):
+    # 40 window lengths: a naive baseline (one run) and 7 architectures of 7 seeds each.
     from forecastlab.layout import runs_of
     from forecastlab.numerics import fingerprint
 
     archs = ["naive", "linear", "rnn1", "rnn3", "lstm", "gru", "deep_rnn", "seq2vec"]
     studies = {
         "big": {
-            "windows": {"lengths": list(range(2, 252))},
+            "seeds": 7,
+            "windows": {"lengths": list(range(2, 42))},
             "architectures": archs,
             "models": {arch: {} for arch in archs},
         }
@@ -210,13 +213,22 @@ def test_summarize_takes_2000_runs_from_the_compact_studies_mapping(tmp_path):
     result = subprocess.run(
         [sys.executable, str(REPO / "workflow/scripts/summarize.py"), "--studies", argument]
         + ["--summary", "summary.csv", "--metrics", "metrics.json", "--stateful", "s.csv"]
+        + ["--aggregates", "aggregates.csv"]
         + ["--environment", "environment.json", "--plots", "plots", "--level", "0.05"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
     )
     assert result.returncode == 0, result.stderr
-    assert "2000 runs, 2750 rows" in result.stderr
+    # rnn1's 280 runs have 4 modes each, every other run 1.
+    assert "2000 runs of 320 models, 2840 rows" in result.stderr
     rows = (tmp_path / "summary.csv").read_text().splitlines()
-    assert len(rows) == 1 + 2750
-    assert len((tmp_path / "s.csv").read_text().splitlines()) == 1 + 250
+    assert len(rows) == 1 + 2840
+    with open(tmp_path / "s.csv", newline="") as handle:
+        verdicts = list(csv.DictReader(handle))
+    assert len(verdicts) == 40 and {v["seeds"] for v in verdicts} == {"7"}
+    with open(tmp_path / "aggregates.csv", newline="") as handle:
+        aggregates = list(csv.DictReader(handle))
+    # Per model and mode: mse, and verify_max_abs_error.
+    assert len(aggregates) == 2 * (320 + 40 * 3)
+    assert {a["seeds"] for a in aggregates if a["architecture"] != "naive"} == {"7"}

@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from forecastlab.stats import BETTER, NO_DIFFERENCE, WORSE, diebold_mariano, verdict
+from forecastlab.stats import (
+    BETTER,
+    NO_DIFFERENCE,
+    WORSE,
+    diebold_mariano,
+    interval,
+    ratio_interval,
+    verdict,
+)
 
 A = np.array([1.0, 2.0, 3.0, 1.0, 2.0])
 B = np.ones(5)
@@ -53,7 +61,41 @@ def test_equal_errors_up_to_noise_are_no_significant_difference_and_double_ones_
 
 
 def test_mismatched_or_too_short_errors_are_refused():
-    with pytest.raises(ValueError, match=r"two \(n,\) arrays of one shape, got \(5,\) and \(4,\)"):
+    with pytest.raises(
+        ValueError, match=r"\(seeds, n\) arrays of one shape, got \(5,\) and \(4,\)"
+    ):
         diebold_mariano(A, B[:4])
     with pytest.raises(ValueError, match="3 or more errors and 1 <= horizon < n, got n=2, h=1"):
         diebold_mariano(A[:2], B[:2])
+
+
+def test_seed_replicates_are_tested_on_their_loss_differential_averaged_per_target():
+    # Seed 1's d = [0, 3, 8, 0, 3] (as above), seed 2's = [0, -1, 0, 0, 3]: per target
+    # [0, 1, 4, 0, 3], mean 1.6, centred [-1.6, -0.6, 2.4, -1.6, 1.4], gamma_0 = 13.2 / 5.
+    second = np.array([1.0, 0.0, 1.0, 1.0, 2.0])
+    test = diebold_mariano(np.stack([A, second]), np.stack([B, B]))
+    statistic = 1.6 / math.sqrt(13.2 / 5 / 5) * math.sqrt(4 / 5)
+    assert test["statistic"] == pytest.approx(statistic, rel=1e-12)
+    assert test["p_value"] == pytest.approx(2 * stats.t.sf(statistic, 4), rel=1e-12)
+    assert test["n"] == 5 and test["mean_loss_difference"] == pytest.approx(1.6)
+    # One replicate as a (1, n) array is the single-seed test.
+    assert diebold_mariano(A[None], B[None]) == diebold_mariano(A, B)
+
+
+def test_the_interval_is_students_t_on_the_seeds():
+    # mean 2, sd 1 (n - 1); t(0.975, 2 df) = 4.302653, half-width 4.302653 / sqrt(3).
+    found = interval([1.0, 2.0, 3.0])
+    half = 4.302653 / math.sqrt(3)
+    assert (found["mean"], found["sd"], found["n"]) == (2.0, 1.0, 3)
+    assert (found["low"], found["high"]) == pytest.approx((2 - half, 2 + half), rel=1e-6)
+    alone = interval([5.0])
+    assert alone["mean"] == 5.0 and all(math.isnan(alone[k]) for k in ("sd", "low", "high"))
+
+
+def test_the_ratio_interval_is_geometric_and_symmetric_in_log():
+    found = ratio_interval([0.5, 2.0])
+    assert found["mean"] == pytest.approx(1.0)
+    assert found["low"] == pytest.approx(1 / found["high"])
+    assert found["low"] < 0.5 and found["high"] > 2.0
+    agreeing = ratio_interval([2.0, 2.1, 1.9, 2.05, 1.95])
+    assert 1.0 < agreeing["low"] < agreeing["mean"] < agreeing["high"] < 2.2

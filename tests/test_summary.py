@@ -2,10 +2,13 @@ import numpy as np
 import pytest
 
 from forecastlab.numerics import fingerprint, fingerprint_id
+from forecastlab.stats import diebold_mariano
 from forecastlab.summary import (
+    aggregate_rows,
     environments,
     loss_rows,
     metrics_tree,
+    parent_metrics,
     prediction_rows,
     stateful_answer,
     stateful_tests,
@@ -48,7 +51,7 @@ VERIFIED = {
 
 
 HERE = fingerprint()
-ELSEWHERE = {**HERE, "cpu_isa": "sse4_2 avx avx2 fma"}
+ELSEWHERE = {**HERE, "cpu_isa": "sse2"}  # a machine unlike this one
 
 
 def metrics(mse, **extra):
@@ -76,24 +79,53 @@ def test_summary_rows_one_per_mode_with_per_horizon_columns():
         }
     }
     evaluation["environment"] = HERE
-    run = {"study": "book", "window": 50, "arch": "rnn1"}
+    run = {"study": "book", "window": 50, "arch": "rnn1", "seed": 42}
     trained_here = {"history": {"loss": [1.0]}, "environment": HERE}
     rows = summary_rows(run, evaluation, trained_here, VERIFIED)
     assert [r["mode"] for r in rows] == ["stateless", "iterative"]
     assert rows[1]["mse_step_2"] == 3.0 and "mse_step_1" not in rows[0]
     assert rows[0]["trained"] == "stateless" and rows[0]["verify_max_abs_error"] == 3e-7
     assert "n" not in rows[0] and "per_horizon_mse" not in rows[1]
-    assert rows[0]["fingerprint"] == fingerprint_id(HERE)
+    assert rows[0]["fingerprint"] == fingerprint_id(HERE) and rows[0]["seed"] == 42
     untrained = {"history": {}, "environment": ELSEWHERE}
     stateful = summary_rows({**run, "arch": "stateful_rnn1"}, evaluation, untrained, VERIFIED)
     baseline = summary_rows({**run, "arch": "naive"}, evaluation, untrained, VERIFIED)
     assert stateful[0]["trained"] == "stateful" and baseline[0]["trained"] == "not trained"
     assert baseline[0]["fingerprint"] == f"{fingerprint_id(ELSEWHERE)}/{fingerprint_id(HERE)}"
-    tree = metrics_tree(rows)
+
+
+def test_aggregates_give_each_metric_over_the_seeds_and_metrics_json_carries_them():
+    def seed_rows(seed, mse, passed=True):
+        evaluation = {"modes": {"stateless": metrics(mse)}, "environment": HERE}
+        training = {"history": {"loss": [1.0]}, "final_val_loss": mse, "environment": HERE}
+        run = {"study": "sine", "window": 2, "arch": "rnn1", "seed": seed}
+        return summary_rows(run, evaluation, training, {**VERIFIED, "passed": passed})
+
+    rows = seed_rows(42, 1.0) + seed_rows(43, 2.0) + seed_rows(44, 3.0, passed=False)
+    aggregates = aggregate_rows(rows)
+    mse = next(a for a in aggregates if a["metric"] == "mse")
+    # mean 2, sd 1, t(0.975, 2) = 4.302653: the interval of test_stats.
+    assert (mse["mean"], mse["sd"], mse["seeds"]) == (2.0, 1.0, 3)
+    assert mse["high"] - mse["mean"] == pytest.approx(4.302653 / 3**0.5, rel=1e-6)
+    assert mse["verified"] is False and mse["trained"] == "stateless"
+    assert {a["metric"] for a in aggregates} >= {"mse", "rmse", "mae", "final_val_loss"}
+    assert "seed" not in mse and "fingerprint" not in {a["metric"] for a in aggregates}
+    tree = metrics_tree(aggregates, [r["fingerprint"] for r in rows])
     assert tree["fingerprint"] == fingerprint_id(HERE)
-    assert "fingerprint" not in tree["book"]["w50"]["rnn1"]["stateless"]
-    assert tree["book"]["w50"]["rnn1"]["iterative"]["mse_step_1"] == 1.0
-    assert "trained" not in tree["book"]["w50"]["rnn1"]["stateless"]
+    stateless = tree["sine"]["w2"]["rnn1"]["stateless"]
+    assert stateless["mse"]["mean"] == 2.0 and stateless["verified"] is False
+    # One seed: no interval, and JSON's null rather than NaN.
+    alone = metrics_tree(aggregate_rows(seed_rows(42, 1.0)), ["f"])
+    assert alone["sine"]["w2"]["rnn1"]["stateless"]["mse"] == {
+        "mean": 1.0,
+        "sd": None,
+        "low": None,
+        "high": None,
+        "seeds": 1,
+    }
+    parent = parent_metrics(aggregates, None)
+    assert parent["stateless_mse"] == 2.0 and parent["stateless_mse_sd"] == 1.0
+    assert parent["val_loss"] == 2.0 and "stateless_verify_max_abs_error" not in parent
 
 
 def test_write_csv_takes_every_column_in_first_seen_order(tmp_path):
@@ -114,6 +146,7 @@ def test_stateful_verdicts_and_the_answer():
                 "study": study,
                 "window": window,
                 "architecture": arch,
+                "seed": 42,
                 "mode": mode,
                 "trained": trained,
                 "mse": mse,
@@ -131,6 +164,7 @@ def test_stateful_verdicts_and_the_answer():
                 "study": "sine",
                 "window": 2,
                 "architecture": "naive",
+                "seed": 42,
                 "mode": "stateless",
                 "trained": "not trained",
                 "mse": 1.0,
@@ -140,7 +174,13 @@ def test_stateful_verdicts_and_the_answer():
     )
 
     def test(ratio, p_value, label):
-        return {"ratio": ratio, "p_value": p_value, "verdict": label}
+        return {
+            "ratio": ratio,
+            "ratio_low": ratio / 2,
+            "ratio_high": ratio * 2,
+            "p_value": p_value,
+            "verdict": label,
+        }
 
     tests = {
         ("sine", 2, "rnn1"): {
@@ -163,6 +203,7 @@ def test_stateful_verdicts_and_the_answer():
         (10, "stateful_rnn1", "no significant difference"),
     ]
     assert verdicts[0]["stateful / stateless"] == 500.0
+    assert verdicts[0]["stateful / stateless low"] == 250.0 and verdicts[0]["seeds"] == 1
     assert verdicts[0]["warm / stateless"] == 250.0
     assert verdicts[0]["reset every L is"] == "no significant difference"
     assert verdicts[0]["stateful p (DM)"] == 1e-9
@@ -170,7 +211,7 @@ def test_stateful_verdicts_and_the_answer():
     assert stateful_answer(verdicts, 0.05) == (
         "No: of 2 window-trained models, stateful prediction is worse for 1, better for 1, "
         "no significant difference for 0 (Diebold-Mariano test with the Harvey-Leybourne-"
-        "Newbold correction, squared errors, level 0.05; one trained model each)."
+        "Newbold correction, squared errors averaged over the seeds, level 0.05; 1 seed each)."
     )
     assert stateful_answer(verdicts[:1], 0.05).startswith("Yes, so far: of 1 window-trained")
     assert verdict_count_rows(verdicts) == [
@@ -210,22 +251,37 @@ def test_window_errors_line_each_stateful_forecast_up_with_its_window_target():
 
 
 def test_stateful_tests_give_the_ratio_the_dm_test_and_the_verdict():
-    tests = stateful_tests(stateful_arrays(0.5), 0.05)
+    tests = stateful_tests([stateful_arrays(0.5)], 0.05)
     assert tests["stateful"]["ratio"] == pytest.approx(25.0)
     # Every squared-error difference is 0.25 - 0.01: (next to) no variance, so certain.
     assert tests["stateful"]["verdict"] == "worse" and tests["stateful"]["p_value"] < 1e-10
     assert tests["stateful_reset_L"]["verdict"] == "no significant difference"
-    rows = study_stateful_rows(
-        [{"arch": "rnn1", "window": 3, "arrays": stateful_arrays(0.5)}], 0.05
-    )
+    assert np.isnan(tests["stateful"]["ratio_low"]) and tests["stateful"]["seeds"] == 1
+    model = {"arch": "rnn1", "window": 3, "arrays": stateful_arrays(0.5)}
+    rows = study_stateful_rows([model | {"replicates": [model]}], 0.05)
     assert rows[0]["stateful is"] == "worse" and rows[0]["warm / stateless"] == pytest.approx(25)
-    assert study_stateful_rows([{"arch": "naive", "window": 3, "arrays": {}}], 0.05) == []
+    naive = {"arch": "naive", "window": 3, "arrays": {}}
+    assert study_stateful_rows([naive | {"replicates": [naive]}], 0.05) == []
+
+
+def test_seed_replicates_give_a_geometric_mean_ratio_its_interval_and_one_test():
+    # Stateful errors 0.5, 0.6 and 0.4 against the stateless 0.1: ratios 25, 36 and 16.
+    seeds = [stateful_arrays(shift) for shift in (0.5, 0.6, 0.4)]
+    tests = stateful_tests(seeds, 0.05)["stateful"]
+    assert tests["ratio"] == pytest.approx((25 * 36 * 16) ** (1 / 3))
+    assert tests["ratio_low"] < 16 < 36 < tests["ratio_high"] and tests["seeds"] == 3
+    # The test is the one of the seed-averaged differential (forecastlab.stats).
+    errors = [window_errors(arrays) for arrays in seeds]
+    expected = diebold_mariano(
+        np.stack([e["stateful"] for e in errors]), np.stack([e["stateless"] for e in errors])
+    )
+    assert tests["p_value"] == expected["p_value"] and tests["verdict"] == "worse"
 
 
 def test_fewer_than_three_windows_are_no_significant_difference_with_no_p_value():
     arrays = stateful_arrays(0.5)
     arrays["target_positions"], arrays["test_targets"] = np.array([3, 5]), np.array([3.0, 5.0])
     arrays["stateless"] = np.array([3.1, 4.9])
-    test = stateful_tests(arrays, 0.05)["stateful"]
+    test = stateful_tests([arrays], 0.05)["stateful"]
     assert test["verdict"] == "no significant difference" and test["n"] == 2
     assert np.isnan(test["p_value"]) and test["ratio"] == pytest.approx(25.0)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
 from forecastlab import views
@@ -31,9 +32,9 @@ def metrics(mse, **extra):
     }
 
 
-def write_run(study, window, arch, modes, history=None, arrays=None, target="next"):
+def write_run(study, window, arch, modes, history=None, arrays=None, target="next", seed=42):
     """One model's files at the pipeline's paths (forecastlab.layout), cwd-relative."""
-    files = run_files(study, window, arch)
+    files = run_files(study, window, arch, seed)
     evaluation = {"window": window, "target": target, "horizon": 3, "modes": modes}
     write_json(files["eval"], evaluation)
     write_json(files["history"], {"history": history or {}, "final_val_loss": 0.5})
@@ -57,24 +58,26 @@ def runs(tmp_path, monkeypatch):
     for window in (2, 5):
         positions = np.arange(window, len(SERIES))
         write_run("sine", window, "naive", {"stateless": metrics(0.4)})
-        write_run(
-            "sine",
-            window,
-            "rnn1",
-            {"stateless": metrics(0.1 / window), "stateful": metrics(0.2)},
-            history={"loss": [1.0, 0.5, 0.2], "val_loss": [1.1, 0.6, 0.3]},
-            arrays={
-                "test_series": SERIES,
-                "target_positions": positions,
-                "stateless": SERIES[positions] + 0.1,
-                "stateful": hand[0, :, 0],
-                "stateful_hidden": hidden[0],
-            },
-        )
+        for seed, mse in ((42, 0.1), (43, 0.3)):  # two seeds of rnn1
+            write_run(
+                "sine",
+                window,
+                "rnn1",
+                {"stateless": metrics(mse / window), "stateful": metrics(0.2)},
+                history={"loss": [1.0, 0.5, 0.2], "val_loss": [1.1, 0.6, 0.3]},
+                arrays={
+                    "test_series": SERIES,
+                    "target_positions": positions,
+                    "stateless": SERIES[positions] + 0.1,
+                    "stateful": hand[0, :, 0],
+                    "stateful_hidden": hidden[0],
+                },
+                seed=seed,
+            )
     spec = {
         "windows": {"lengths": [2, 5]},
         "architectures": ["naive", "rnn1"],
-        "models": {"naive": {}, "rnn1": RNN1},
+        "models": {"naive": {}, "rnn1": RNN1 | {"seeds": 2}},
     }
     return views.read_runs({"sine": spec})
 
@@ -86,7 +89,9 @@ def test_read_runs_loads_every_file_of_every_model(runs):
         (5, "naive"),
         (5, "rnn1"),
     ]
-    assert runs[1]["label"] == "rnn1, window 2"
+    assert runs[1]["label"] == "rnn1, window 2" and runs[1]["seed"] == 42
+    assert [seed["seed"] for seed in runs[1]["replicates"]] == [42, 43]
+    assert len(runs[0]["replicates"]) == 1  # a baseline has one
     assert runs[1]["training"]["history"]["loss"] == [1.0, 0.5, 0.2]
     np.testing.assert_array_equal(runs[1]["arrays"]["test_series"], SERIES)
 
@@ -96,7 +101,14 @@ def test_comparison_has_a_row_per_model_and_mode_with_the_best_in_bold(runs):
     assert len(rows) == 6  # naive: stateless; rnn1: stateless and stateful; two windows
     assert {(r["architecture"], r["window"], r["mode"]) for r in rows} >= {("rnn1", 5, "stateful")}
     html = views.highlighted(rows, views.ERROR_COLUMNS).to_html()
-    assert html.count("font-weight: bold") >= 1 and "0.020000" in html  # rnn1 w5's 0.1 / 5
+    # rnn1 w5's mean of 0.1 / 5 and 0.3 / 5 over its two seeds.
+    assert html.count("font-weight: bold") >= 1 and "0.040000" in html
+    rnn1 = next(
+        r for r in rows if (r["architecture"], r["window"], r["mode"]) == ("rnn1", 5, "stateless")
+    )
+    # t(0.975, 1 df) = 12.706: mean 0.04, sd 0.02 * sqrt(2), half-width 12.706 * 0.02.
+    assert rnn1["seeds"] == 2 and rnn1["MSE 95% interval"] == "-0.214 to 0.294"
+    assert rows[0]["MSE 95% interval"] == "one seed"
 
 
 def test_best_models_are_ranked_per_window_beside_the_naive_mse(runs):
@@ -105,7 +117,7 @@ def test_best_models_are_ranked_per_window_beside_the_naive_mse(runs):
         (2, "next value", "rnn1", "stateless"),
         (5, "next value", "rnn1", "stateless"),
     ]
-    assert rows[1]["MSE"] == pytest.approx(0.02) and rows[1]["naive MSE"] == 0.4
+    assert rows[1]["MSE"] == pytest.approx(0.04) and rows[1]["naive MSE"] == 0.4
     assert len(views.best_rows(runs)) == 4  # 3 a window, but only 2 models each
 
 
@@ -114,8 +126,9 @@ def test_the_key_figure_draws_a_bar_per_model_and_window_and_the_stateful_points
     assert isinstance(figure, Figure)
     ax = figure.axes[0]
     heights = sorted(round(p.get_height(), 6) for p in ax.patches)
-    assert heights == [0.02, 0.05, 0.4, 0.4]
-    stateful = sorted(y for c in ax.collections for y in c.get_offsets()[:, 1] if np.isfinite(y))
+    assert heights == [0.04, 0.1, 0.4, 0.4]  # rnn1: the means over its seeds
+    points = [c for c in ax.collections if isinstance(c, PathCollection)]  # not the intervals
+    stateful = sorted(y for c in points for y in c.get_offsets()[:, 1] if np.isfinite(y))
     assert stateful == [0.2, 0.2]
     assert ax.get_yscale() == "log" and ax.get_title() == "Forecasts of the next value"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["naive", "rnn1"]
@@ -191,6 +204,7 @@ def test_multi_step_and_dropout_tables(tmp_path, monkeypatch):
             "architecture": "seq2vec",
             "window": 5,
             "strategy": "direct",
+            "seeds": 1,
             "t+1": 0.1,
             "t+2": 0.2,
             "t+3": 0.3,
@@ -206,7 +220,8 @@ def test_multi_step_and_dropout_tables(tmp_path, monkeypatch):
 
 def test_verification_rows_name_the_result(runs):
     rows = views.verification_rows(runs)
-    assert len(rows) == 4 and {r["result"] for r in rows} == {"passed"}
+    assert len(rows) == 6 and {r["result"] for r in rows} == {"passed"}  # rnn1: per seed
+    assert [r["seed"] for r in rows if r["architecture"] == "rnn1"] == [42, 43, 42, 43]
     assert rows[0]["tolerance"] == 1e-5
 
 
@@ -216,6 +231,7 @@ def test_the_answer_figure_places_every_model_by_its_ratio_and_verdict():
     verdicts = [
         {"study": "a", "window": w, "architecture": "rnn1", "trained": trained}
         | {"stateful / stateless": r, "stateful is": v}
+        | {"stateful / stateless low": r / 2, "stateful / stateless high": r * 2}
         for w, (r, v, trained) in enumerate(cases)
     ]
     ax = views.answer_figure(verdicts).axes[0]
@@ -226,8 +242,9 @@ def test_the_answer_figure_places_every_model_by_its_ratio_and_verdict():
         "better: 1 stateful-trained",
         "no significant difference: 1 stateless-trained",
     ]
-    worse = ax.collections[0].get_offsets()[:, 0]
-    assert sorted(worse) == [2.0, 3.0]
+    points, _, (bars,) = ax.containers[0].lines  # the worse ones: markers and intervals
+    assert sorted(points.get_xdata()) == [2.0, 3.0]
+    assert sorted((seg[0][0], seg[1][0]) for seg in bars.get_segments()) == [(1, 4), (1.5, 6)]
     assert views.answer_figure([]) is None
 
 

@@ -115,13 +115,14 @@ def _rank(part: str, run: Mapping[str, Any], layers: Sequence[Layer]) -> tuple:
 
 
 def choose_runs(runs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any] | None]:
-    """Part letter -> the run it explains (as `forecastlab.layout.runs_of` lists them) or
-    None when no trained model has a plan the part explains (see part_matches, _rank)."""
+    """Part letter -> the run it explains (as `forecastlab.layout.runs_of` lists them; a
+    model's first seed) or None when no trained model has a plan the part explains (see
+    part_matches, _rank)."""
     chosen: dict[str, dict[str, Any] | None] = {}
     for part in PART_TITLES:
         fitting = []
         for order, run in enumerate(runs):
-            if not architecture(run["arch"]).trained:
+            if not architecture(run["arch"]).trained or run["seed"] != run["seeds"][0]:
                 continue
             layers = plan(run["arch"], run["hyperparams"], run["window"])
             if part_matches(part, layers):
@@ -131,13 +132,15 @@ def choose_runs(runs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any] |
 
 
 def choice_table(chosen: Mapping[str, Mapping[str, Any] | None]) -> pd.DataFrame:
-    """One row per part: its title and the model it uses (study/wL/arch) or none."""
+    """One row per part: its title and the model it uses (study/wL/arch/seedN) or none."""
     return pd.DataFrame(
         [
             {
                 "part": part,
                 "title": PART_TITLES[part],
-                "model": run_name(run["study"], run["window"], run["arch"]) if run else "none",
+                "model": run_name(run["study"], run["window"], run["arch"], run["seed"])
+                if run
+                else "none",
                 "layers": " + ".join(
                     f"{layer.name} ({layer.kind})"
                     for layer in plan(run["arch"], run["hyperparams"], run["window"])
@@ -184,7 +187,7 @@ def load_case(part: str, run: Mapping[str, Any]) -> Case:
     return Case(
         part=part,
         run=dict(run),
-        name=run_name(run["study"], run["window"], run["arch"]),
+        name=run_name(run["study"], run["window"], run["arch"], run["seed"]),
         horizon=horizon,
         windows=windows,
         window=np.asarray(windows["test_inputs"][:1], dtype=np.float64),

@@ -61,13 +61,17 @@ def _describe(error: jsonschema.ValidationError) -> str:
         )
     if error.validator == "propertyNames":
         return f"{where}: unknown name {error.instance!r}: {error.message}"
+    if error.validator == "oneOf" and error.context:  # say why each alternative fails
+        reasons = "; ".join(dict.fromkeys(sub.message for sub in error.context))
+        return f"{where}: {error.instance!r} is neither of the allowed forms ({reasons})"
     return f"{where}: {error.message}"
 
 
 def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Follow a local `$ref` ("#/$defs/name")."""
+    """Follow a local `$ref` ("#/$defs/name"); keys beside it (a default) are kept."""
     if "$ref" in schema:
-        return root["$defs"][schema["$ref"].removeprefix("#/$defs/")]
+        siblings = {key: value for key, value in schema.items() if key != "$ref"}
+        return {**root["$defs"][schema["$ref"].removeprefix("#/$defs/")], **siblings}
     return schema
 
 

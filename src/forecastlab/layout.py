@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from forecastlab.architectures import applies
+from forecastlab.architectures import ARCHITECTURES, applies
 
-# The files of one trained model, by role, as made by the train and verify rules.
+# The files of one trained model (one seed of one architecture at one window length), by
+# role, as made by the train and verify rules.
 RUN_FILES = {
     "model": "models/{run}/model.keras",
     "history": "models/{run}/history.json",
@@ -30,9 +31,22 @@ def windows_file(study: str, length: int) -> str:
     return f"data/windows/{study}/w{length}.npz"
 
 
-def run_name(study: str, length: int, arch: str) -> str:
-    """The model's name in paths, logs and MLflow: study/wL/arch."""
-    return f"{study}/w{length}/{arch}"
+def run_name(study: str, length: int, arch: str, seed: int | None = None) -> str:
+    """A model's name in paths, logs and MLflow: study/wL/arch for the model with all its
+    seed replicates, study/wL/arch/seedN for the one trained with seed N."""
+    name = f"{study}/w{length}/{arch}"
+    return name if seed is None else f"{name}/seed{seed}"
+
+
+def model_seeds(spec: Mapping[str, Any], arch: str) -> list[int]:
+    """The seeds a study trains `arch` with, one model each: the model's own `seeds`, else
+    the study's, either a list or a count n (the study's seed and the n - 1 after it). A
+    baseline learns nothing, so it has one replicate (the study's seed)."""
+    first = spec.get("seed", 42)
+    seeds = spec["models"][arch].get("seeds", spec.get("seeds", 1))
+    if not ARCHITECTURES[arch].trained:
+        return [first]
+    return list(range(first, first + seeds)) if isinstance(seeds, int) else list(seeds)
 
 
 def study_runs(spec: Mapping[str, Any]) -> list[tuple[int, str]]:
@@ -46,23 +60,37 @@ def study_runs(spec: Mapping[str, Any]) -> list[tuple[int, str]]:
     ]
 
 
-def run_files(study: str, length: int, arch: str) -> dict[str, str]:
+def run_files(study: str, length: int, arch: str, seed: int) -> dict[str, str]:
     """Every file the pipeline writes for one trained model, by role (see RUN_FILES)."""
-    run = run_name(study, length, arch)
+    run = run_name(study, length, arch, seed)
     return {role: path.format(run=run) for role, path in RUN_FILES.items()}
 
 
 def runs_of(studies: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One dict per trained model of `studies` (params.yaml's mapping, validated): study,
-    window, arch, hyperparams and its files by role."""
+    """One dict per trained model of `studies` (params.yaml's mapping, validated), seed by
+    seed: study, window, arch, seed, seeds (all of the model's, the first one's run listed
+    first), hyperparams and its files by role."""
     return [
         {
             "study": study,
             "window": length,
             "arch": arch,
+            "seed": seed,
+            "seeds": seeds,
             "hyperparams": spec["models"][arch],
-            **run_files(study, length, arch),
+            **run_files(study, length, arch, seed),
         }
         for study, spec in studies.items()
         for length, arch in study_runs(spec)
+        for seeds in [model_seeds(spec, arch)]
+        for seed in seeds
     ]
+
+
+def replicates_of(runs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """runs (as runs_of lists them) grouped by model: one list of seed runs per (study,
+    window, arch), in the order of runs_of."""
+    models: dict[tuple, list[dict[str, Any]]] = {}
+    for run in runs:
+        models.setdefault((run["study"], run["window"], run["arch"]), []).append(run)
+    return list(models.values())

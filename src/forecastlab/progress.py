@@ -23,6 +23,7 @@ VERBS = {
     "train_model": "trained and evaluated",
     "verify_model": "verified by hand",
     "summarize_results": "results summarized",
+    "track_models": "seed runs nested under one MLflow run per model",
     "report_study": "report rendered",
     "report_index": "index report rendered",
 }
@@ -31,10 +32,12 @@ TARGET_VERB = "every requested output is made"
 
 
 def job_name(wildcards: Mapping[str, str]) -> str:
-    """study/wL/arch, or as much of it as the job's wildcards give ("" for none)."""
-    parts = [wildcards.get("study"), wildcards.get("length"), wildcards.get("arch")]
+    """study/wL/arch/seedN, or as much of it as the job's wildcards give ("" for none)."""
+    parts = [wildcards.get(key) for key in ("study", "length", "arch", "seed")]
     if parts[1] is not None:
         parts[1] = f"w{parts[1]}"
+    if parts[3] is not None:
+        parts[3] = f"seed{parts[3]}"
     return "/".join(part for part in parts if part is not None)
 
 

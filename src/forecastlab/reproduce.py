@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from forecastlab.io import read_json
+from forecastlab.layout import run_name
 from forecastlab.numerics import fingerprint, fingerprint_id
 from forecastlab.summary import ABOUT_KEYS, ROW_KEYS, summary_rows, write_csv
 
@@ -48,7 +49,8 @@ NOT_COMPARED = (*ROW_KEYS, *ABOUT_KEYS, "verify_max_abs_error")
 
 
 def model_name(row: Mapping[str, Any]) -> str:
-    return f"{row['study']}/w{row['window']}/{row['architecture']}"
+    """The summary row's model and seed: study/wL/arch/seedN (forecastlab.layout.run_name)."""
+    return run_name(row["study"], row["window"], row["architecture"], row["seed"])
 
 
 def select(rows: Sequence[Mapping[str, str]], selection: Sequence[str]) -> list[Mapping[str, str]]:
@@ -65,7 +67,8 @@ def select(rows: Sequence[Mapping[str, str]], selection: Sequence[str]) -> list[
             known = sorted({model_name(r) for r in rows})
             raise ValueError(
                 f"{spec!r} names no model of the committed summary; models look like "
-                f"{known[0]!r} (study/wL/architecture), or give a study or study/wL"
+                f"{known[0]!r} (study/wL/architecture/seedN), or give a study, study/wL or "
+                "study/wL/architecture (every seed)"
             )
         chosen += [r for r in found if r not in chosen]
     return chosen
@@ -148,8 +151,9 @@ def read_rows(path: Path) -> list[dict[str, str]]:
 
 
 def reproduce_rows(copy: Path, models: Sequence[str], cores: int) -> list[dict[str, str]]:
-    """Run the pipeline in `copy` up to the verification of `models` ("study/wL/arch")
-    and return their summary rows, as the summarize step would write them."""
+    """Run the pipeline in `copy` up to the verification of `models`
+    ("study/wL/arch/seedN") and return their summary rows, as the summarize step would
+    write them."""
     targets = [
         path
         for name in models
@@ -167,8 +171,13 @@ def reproduce_rows(copy: Path, models: Sequence[str], cores: int) -> list[dict[s
         raise RuntimeError(f"the pipeline failed in {copy} (exit {done.returncode}): see above")
     rows = []
     for name in models:
-        study, window, arch = name.split("/")
-        run = {"study": study, "window": int(window.removeprefix("w")), "arch": arch}
+        study, window, arch, seed = name.split("/")
+        run = {
+            "study": study,
+            "window": int(window.removeprefix("w")),
+            "arch": arch,
+            "seed": int(seed.removeprefix("seed")),
+        }
         rows += summary_rows(
             run,
             read_json(copy / f"results/eval/{name}/eval.json"),
@@ -186,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("selection", nargs="*", help="study, study/wL or study/wL/arch")
+    parser.add_argument(
+        "selection", nargs="*", help="study, study/wL, study/wL/arch or study/wL/arch/seedN"
+    )
     parser.add_argument("--rtol", type=float, default=1e-6, help="relative tolerance")
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--repo", type=Path, default=Path("."), help="checkout to reproduce")
@@ -219,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         shown = (
             r["committed"] if r["status"] == "bitwise" else f"{r['committed']} -> {r['reproduced']}"
         )
-        print(f"{r['model']:<36} {r['mode']:<17} {r['metric']:<22} {r['status']:<12} {shown}")
+        print(f"{r['model']:<44} {r['mode']:<17} {r['metric']:<22} {r['status']:<12} {shown}")
     counts = {
         s: sum(r["status"] == s for r in records) for s in ("bitwise", "within rtol", "different")
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +13,20 @@ import numpy as np
 from forecastlab.architectures import ARCHITECTURES
 from forecastlab.io import atomic_path
 from forecastlab.numerics import fingerprint_id
-from forecastlab.stats import BETTER, NO_DIFFERENCE, WORSE, diebold_mariano, verdict
+from forecastlab.stats import (
+    BETTER,
+    NO_DIFFERENCE,
+    WORSE,
+    diebold_mariano,
+    interval,
+    ratio_interval,
+    verdict,
+)
 
-# The columns that name a summary row.
-ROW_KEYS = ("study", "window", "architecture", "mode")
+# The columns that name a summary row (one seed of one model, in one mode).
+ROW_KEYS = ("study", "window", "architecture", "seed", "mode")
+# The columns that name an aggregate row (one model in one mode, over its seeds).
+MODEL_KEYS = ("study", "window", "architecture", "mode", "trained")
 # The columns that describe how a row was made rather than measure it.
 ABOUT_KEYS = ("trained", "fingerprint")
 
@@ -39,8 +49,8 @@ def summary_rows(
     training: Mapping[str, Any],
     verification: Mapping[str, Any],
 ) -> list[dict]:
-    """One row per evaluation mode of one model (run: study, window, arch): its metrics,
-    per-horizon MSE as mse_step_k, how it was trained, and its verification."""
+    """One row per evaluation mode of one model (run: study, window, arch, seed): its
+    metrics, per-horizon MSE as mse_step_k, how it was trained, and its verification."""
     trained = (
         "stateful"
         if ARCHITECTURES[run["arch"]].stateful_training
@@ -61,6 +71,7 @@ def summary_rows(
                 "study": run["study"],
                 "window": run["window"],
                 "architecture": run["arch"],
+                "seed": run["seed"],
                 "mode": mode,
                 "trained": trained,
                 **values,
@@ -71,17 +82,54 @@ def summary_rows(
     return rows
 
 
-def metrics_tree(rows: Iterable[Mapping[str, Any]]) -> dict:
-    """summary rows -> {study: {"wL": {arch: {mode: {metric: value}}}}}, as DVC metrics
-    (`dvc metrics diff` then names each changed value by its path), and "fingerprint":
-    the ids of the environments that made them, comma-separated."""
-    rows = list(rows)
-    tree: dict = {"fingerprint": ",".join(sorted({row["fingerprint"] for row in rows}))}
+def aggregate_rows(rows: Iterable[Mapping[str, Any]], confidence: float = 0.95) -> list[dict]:
+    """Summary rows (one per seed and mode) -> one row per model, mode and metric: the
+    number of seeds, and the mean, standard deviation and t interval at `confidence`
+    across them (forecastlab.stats.interval); `verified` says whether every seed's model
+    passed. A metric a seed lacks (a mode without it) is averaged over the others."""
+    groups: dict[tuple, list[Mapping[str, Any]]] = {}
     for row in rows:
-        values = {k: v for k, v in row.items() if k not in ROW_KEYS + ABOUT_KEYS}
+        groups.setdefault(tuple(row[key] for key in MODEL_KEYS), []).append(row)
+    aggregates = []
+    for key, seeds in groups.items():
+        named = dict(zip(MODEL_KEYS, key, strict=True))
+        verified = all(row["verified"] for row in seeds)
+        metrics = dict.fromkeys(
+            k for row in seeds for k in row if k not in ROW_KEYS + ABOUT_KEYS + ("verified",)
+        )
+        for metric in metrics:
+            values = [row[metric] for row in seeds if _is_number(row.get(metric))]
+            if values:
+                spread = interval(values, confidence)
+                aggregates.append(
+                    {**named, "metric": metric, "seeds": spread.pop("n"), **spread}
+                    | {"verified": verified}
+                )
+    return aggregates
+
+
+def _is_nan(value: Any) -> bool:
+    """NaN (one seed's interval): JSON has no NaN, so DVC metrics hold null."""
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def metrics_tree(aggregates: Iterable[Mapping[str, Any]], fingerprints: Iterable[str]) -> dict:
+    """aggregate rows -> {study: {"wL": {arch: {mode: {metric: {mean, sd, low, high,
+    seeds}, "verified": bool}}}}}, as DVC metrics (`dvc metrics diff` then names each
+    changed value by its path), and "fingerprint": the ids of the environments that made
+    them, comma-separated."""
+    tree: dict = {"fingerprint": ",".join(sorted(set(fingerprints)))}
+    for row in aggregates:
         study = tree.setdefault(row["study"], {})
         arch = study.setdefault(f"w{row['window']}", {}).setdefault(row["architecture"], {})
-        arch[row["mode"]] = values
+        mode = arch.setdefault(row["mode"], {"verified": row["verified"]})
+        mode[row["metric"]] = {
+            k: None if _is_nan(row[k]) else row[k] for k in ("mean", "sd", "low", "high", "seeds")
+        }
     return tree
 
 
@@ -160,61 +208,91 @@ def window_errors(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return errors
 
 
-def stateful_tests(arrays: Mapping[str, np.ndarray], level: float) -> dict[str, dict]:
-    """Each stateful mode against the stateless forecasts of one model: the MSE ratio,
-    the HLN-corrected Diebold-Mariano test of their squared errors (see forecastlab.stats)
-    and the verdict at `level`. {} for a model without stateful modes. Fewer than 3 test
-    windows (the random walk's one) cannot be tested: p-value NaN, no significant
-    difference."""
-    errors = window_errors(arrays)
-    stateless_mse = float(np.mean(errors["stateless"] ** 2))
+def stateful_tests(
+    replicates: Sequence[Mapping[str, np.ndarray]], level: float, confidence: float = 0.95
+) -> dict[str, dict]:
+    """Each stateful mode against the stateless forecasts of one model, over its seed
+    replicates (each seed's predictions.npz arrays, on the same test targets): the MSE
+    ratio of each seed, their geometric mean and its interval at `confidence`
+    (forecastlab.stats.ratio_interval), the HLN-corrected Diebold-Mariano test of the
+    loss differential averaged over the seeds (see forecastlab.stats), and the verdict
+    at `level`. {} for a model without stateful modes. Fewer than 3 test windows (the
+    random walk's one) cannot be tested: p-value NaN, no significant difference."""
+    errors = [window_errors(arrays) for arrays in replicates]
     tests = {}
     for mode in STATEFUL_MODES:
-        if mode in errors:
-            ratio = float(np.mean(errors[mode] ** 2)) / stateless_mse
-            n = len(errors[mode])
-            if n < MIN_TESTED:
-                test = {"statistic": math.nan, "p_value": math.nan, "n": n}
-                tests[mode] = {**test, "ratio": ratio, "verdict": NO_DIFFERENCE}
-                continue
-            test = diebold_mariano(errors[mode], errors["stateless"])
-            tests[mode] = {**test, "ratio": ratio, "verdict": verdict(test, level)}
+        if mode not in errors[0]:
+            continue
+        stateful = np.stack([seed[mode] for seed in errors])
+        stateless = np.stack([seed["stateless"] for seed in errors])
+        ratios = ratio_interval(
+            np.mean(stateful**2, axis=1) / np.mean(stateless**2, axis=1), confidence
+        )
+        n = stateful.shape[1]
+        if n < MIN_TESTED:
+            test = {"statistic": math.nan, "p_value": math.nan, "n": n}
+            found = NO_DIFFERENCE
+        else:
+            test = diebold_mariano(stateful, stateless)
+            found = verdict(test, level)
+        tests[mode] = {
+            **test,
+            "ratio": ratios["mean"],
+            "ratio_low": ratios["low"],
+            "ratio_high": ratios["high"],
+            "seeds": len(errors),
+            "verdict": found,
+        }
     return tests
+
+
+def stateful_columns(tests: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """stateful_tests' results as table columns, mode by mode (STATEFUL_MODES' names): the
+    MSE ratio to stateless (geometric mean over seeds), its interval, the
+    Diebold-Mariano p-value and the verdict."""
+    columns: dict[str, Any] = {}
+    for mode, test in tests.items():
+        name = STATEFUL_MODES[mode]
+        columns |= {
+            f"{name} / stateless": test["ratio"],
+            f"{name} / stateless low": test["ratio_low"],
+            f"{name} / stateless high": test["ratio_high"],
+            f"{name} p (DM)": test["p_value"],
+            f"{name} is": test["verdict"],
+        }
+    return columns
 
 
 def stateful_verdicts(
     rows: Iterable[Mapping[str, Any]], tests: Mapping[tuple[str, int, str], Mapping[str, dict]]
 ) -> list[dict]:
-    """One row per model evaluated both ways: stateless and stateful MSE on the same
-    targets, how the model was trained, and for each stateful mode its MSE ratio to
-    stateless, the Diebold-Mariano p-value and the verdict (tests: stateful_tests of each
-    model, keyed by (study, window, architecture))."""
+    """One row per model evaluated both ways: its seeds, the stateless and stateful MSE
+    on the same targets (means over the seeds), how the model was trained, and
+    stateful_columns of its tests (stateful_tests of each model, keyed by (study,
+    window, architecture))."""
     by_model: dict[tuple, dict] = {}
     for row in rows:
         key = (row["study"], int(row["window"]), row["architecture"], row["trained"])
-        by_model.setdefault(key, {"fingerprint": row["fingerprint"]})[row["mode"]] = float(
-            row["mse"]
-        )
+        model = by_model.setdefault(key, {"fingerprints": set()})
+        model["fingerprints"].add(row["fingerprint"])
+        model.setdefault(row["mode"], []).append(float(row["mse"]))
     verdicts = []
-    for (study, window, arch, trained), mse in sorted(by_model.items()):
-        if "stateful" not in mse:
+    for (study, window, arch, trained), model in sorted(by_model.items()):
+        if "stateful" not in model:
             continue
-        verdict_row = {
-            "study": study,
-            "window": window,
-            "architecture": arch,
-            "trained": trained,
-            "stateless MSE": mse["stateless"],
-            "stateful MSE": mse["stateful"],
-        }
-        for mode, name in STATEFUL_MODES.items():
-            test = tests[(study, window, arch)][mode]
-            verdict_row |= {
-                f"{name} / stateless": test["ratio"],
-                f"{name} p (DM)": test["p_value"],
-                f"{name} is": test["verdict"],
+        verdicts.append(
+            {
+                "study": study,
+                "window": window,
+                "architecture": arch,
+                "trained": trained,
+                "seeds": len(model["stateful"]),
+                "stateless MSE": float(np.mean(model["stateless"])),
+                "stateful MSE": float(np.mean(model["stateful"])),
+                **stateful_columns(tests[(study, window, arch)]),
+                "fingerprint": ",".join(sorted(model["fingerprints"])),
             }
-        verdicts.append(verdict_row | {"fingerprint": mse["fingerprint"]})
+        )
     return verdicts
 
 
@@ -236,10 +314,16 @@ def stateful_answer(verdicts: list[dict], level: float) -> str:
     counts = verdict_counts(asked)
     shown = ", ".join(f"{label} for {counts[label]}" for label in (WORSE, BETTER, NO_DIFFERENCE))
     start = "Yes, so far" if counts[WORSE] == len(asked) else "No"
+    seeds = sorted({int(v["seeds"]) for v in asked})
+    trained = (
+        f"{seeds[0]} seed{'s' if seeds[0] > 1 else ''} each"
+        if len(seeds) == 1
+        else f"{seeds[0]} to {seeds[-1]} seeds each"
+    )
     return (
         f"{start}: of {len(asked)} window-trained models, stateful prediction is {shown} "
         f"(Diebold-Mariano test with the Harvey-Leybourne-Newbold correction, squared "
-        f"errors, level {level:g}; one trained model each)."
+        f"errors averaged over the seeds, level {level:g}; {trained})."
     )
 
 
@@ -257,21 +341,52 @@ def verdict_count_rows(verdicts: Iterable[Mapping[str, Any]]) -> list[dict]:
     ]
 
 
-def study_stateful_rows(runs: Iterable[Mapping[str, Any]], level: float) -> list[dict]:
-    """A study report's stateful table: per model with stateful modes (runs with their
-    predictions loaded as "arrays"), each mode's MSE ratio to stateless, its
-    Diebold-Mariano p-value and verdict at `level`."""
+def study_stateful_rows(models: Iterable[Mapping[str, Any]], level: float) -> list[dict]:
+    """A study report's stateful table: per model with stateful modes (as
+    forecastlab.views.read_models gives them, each seed's predictions in its
+    "replicates"), its seeds and stateful_columns at `level`."""
     rows = []
-    for run in sorted(runs, key=lambda r: (r["window"], r["arch"])):
-        if "stateful" not in run["arrays"]:
+    for model in sorted(models, key=lambda m: (m["window"], m["arch"])):
+        if "stateful" not in model["arrays"]:
             continue
-        row = {"architecture": run["arch"], "window": run["window"]}
-        for mode, test in stateful_tests(run["arrays"], level).items():
-            name = STATEFUL_MODES[mode]
-            row |= {
-                f"{name} / stateless": test["ratio"],
-                f"{name} p (DM)": test["p_value"],
-                f"{name} is": test["verdict"],
+        tests = stateful_tests([seed["arrays"] for seed in model["replicates"]], level)
+        rows.append(
+            {
+                "architecture": model["arch"],
+                "window": model["window"],
+                "seeds": len(model["replicates"]),
+                **stateful_columns(tests),
             }
-        rows.append(row)
+        )
     return rows
+
+
+def parent_metrics(
+    aggregates: Iterable[Mapping[str, Any]], verdict_row: Mapping[str, Any] | None
+) -> dict[str, float]:
+    """One model's aggregate rows (and its stateful_verdicts row, if it has one) as the
+    metrics of its MLflow parent run, named as its seed runs name theirs
+    (`{mode}_{metric}`, `val_loss`, `stateful_to_stateless_mse`) for the mean, with
+    `_sd`, `_low` and `_high` beside it, and the stateful tests' p-values."""
+    metrics: dict[str, float] = {}
+    for row in aggregates:
+        if row["metric"] == "verify_max_abs_error":
+            continue
+        name = "val_loss" if row["metric"] == "final_val_loss" else f"{row['mode']}_{row['metric']}"
+        for part, suffix in (("mean", ""), ("sd", "_sd"), ("low", "_low"), ("high", "_high")):
+            value = float(row[part]) if row[part] not in ("", None) else math.nan
+            if math.isfinite(value):
+                metrics[name + suffix] = value
+    if verdict_row is not None:
+        for mode, shown in STATEFUL_MODES.items():
+            prefix = (
+                "stateful_to_stateless_mse" if mode == "stateful" else f"{mode}_to_stateless_mse"
+            )
+            for column, suffix in (("", ""), (" low", "_low"), (" high", "_high")):
+                value = float(verdict_row[f"{shown} / stateless{column}"])
+                if math.isfinite(value):
+                    metrics[prefix + suffix] = value
+            p_value = float(verdict_row[f"{shown} p (DM)"])
+            if math.isfinite(p_value):
+                metrics[f"{mode}_dm_p_value"] = p_value
+    return metrics

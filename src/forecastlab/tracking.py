@@ -346,3 +346,64 @@ def supersede_runs(uri: str, run_id: str) -> list[str]:
             "(killed), and its rerun logs there.",
         )
     return stale
+
+
+def nest_runs(
+    uri: str,
+    experiment: str,
+    name: str,
+    children: Iterable[str],
+    params: Mapping[str, Any],
+    metrics: Mapping[str, float],
+    tags: Mapping[str, str],
+) -> str:
+    """The parent run of one model's seed runs (MLflow's nesting: each child tagged
+    mlflow.parentRunId, so the UI folds them under it), holding the aggregate `metrics`
+    and `tags`; return its id.
+
+    The parent of this name and checkout is reused when a rerun finds one (its metrics
+    then get new values, its tags are overwritten), so a store keeps one parent per
+    model. A child id this store lacks (a model trained in another store and pulled with
+    DVC) is found by its `trained_in_run` tag, or left out with a warning.
+    """
+    client = MlflowClient(uri)
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        raise RuntimeError(f"MLflow experiment {experiment!r} is missing from {uri}")
+    checkout = str(Path.cwd())
+    quoted = name.replace("'", "\\'")
+    query = f"tags.parent_of = '{quoted}' AND tags.checkout = '{checkout}'"
+    existing = client.search_runs([found.experiment_id], query, max_results=1)
+    all_tags = {**environment_tags(), **tags, "parent_of": name, "checkout": checkout}
+    if existing:
+        parent = existing[0].info.run_id
+    else:
+        parent = client.create_run(found.experiment_id, run_name=name, tags=all_tags).info.run_id
+        client.log_batch(parent, params=[Param(k, v) for k, v in flatten(params).items()])
+    now = int(time.time() * 1000)
+    values = [Metric(k, float(v), now, 0) for k, v in metrics.items()]
+    labels = [RunTag(k, str(v)) for k, v in all_tags.items()]
+    for start in range(0, max(len(values), 1), _BATCH):
+        client.log_batch(
+            parent, metrics=values[start : start + _BATCH], tags=labels if start == 0 else []
+        )
+    for child in children:
+        here = _run_here(client, found.experiment_id, child)
+        if here is None:
+            log.warning("MLflow run %s of %s is not in %s: not nested", child, name, uri)
+            continue
+        client.set_tag(here, "mlflow.parentRunId", parent)
+    client.set_terminated(parent, "FINISHED")
+    return parent
+
+
+def _run_here(client: MlflowClient, experiment_id: str, run_id: str) -> str | None:
+    """`run_id` if the store holds it, else the run that logs for it (ensure_run)."""
+    try:
+        client.get_run(run_id)
+        return run_id
+    except MlflowException:
+        found = client.search_runs(
+            [experiment_id], f"tags.trained_in_run = '{run_id}'", max_results=1
+        )
+        return found[0].info.run_id if found else None

@@ -1,10 +1,13 @@
 """The tables and figures the HTML reports show, computed here so that the notebooks only
 call and display (and so that each has a test).
 
-A *run* is one trained model as `read_runs` loads it: `forecastlab.layout.runs_of`'s
-dict (study, window, arch, hyperparams, files) with `evaluation` (eval.json),
-`training` (history.json), `verification` (verify.json), `arrays` (predictions.npz) and
-`label` added. Tables are lists of row dicts; figures are matplotlib Figures, or None
+A *run* is one trained model as `read_runs` loads it: its first seed's
+`forecastlab.layout.runs_of` dict (study, window, arch, seed, hyperparams, files) with
+`evaluation` (eval.json), `training` (history.json), `verification` (verify.json),
+`arrays` (predictions.npz) and `label` added, and `replicates`: every seed's run, read
+the same way, the first one first. Tables give each metric's mean over the seeds and its
+95% interval (forecastlab.stats.interval); figures of single forecasts and losses show
+the first seed. Tables are lists of row dicts; figures are matplotlib Figures, or None
 when no run has what they draw. Figures are closed in pyplot before they are returned,
 so a notebook shows each once, where it calls `display`.
 """
@@ -24,24 +27,54 @@ from pandas.io.formats.style import Styler
 from forecastlab.architectures import WINDOW_MODE
 from forecastlab.handcheck import forward
 from forecastlab.io import read_json, read_npz
-from forecastlab.layout import runs_of
+from forecastlab.layout import replicates_of, runs_of
+from forecastlab.stats import interval
 from forecastlab.summary import STATEFUL_MODES, prediction_rows
 
 Run = dict[str, Any]
 ERROR_COLUMNS = ["MSE", "RMSE", "MAE", "RMSE (original units)", "MASE", "final val_loss"]
+# The error columns but MSE, by the eval.json metric each shows.
+ERROR_METRICS = {"RMSE": "rmse", "MAE": "mae", "RMSE (original units)": "rmse_orig", "MASE": "mase"}
 VERDICT_COLOURS = {"worse": "#c0392b", "better": "#2e86c1", "no significant difference": "#7f8c8d"}
 
 
 def read_runs(studies: Mapping[str, Mapping[str, Any]]) -> list[Run]:
-    """Every trained model of `studies` (params.yaml's mapping) with its files read."""
-    runs = runs_of(studies)
-    for run in runs:
-        run["evaluation"] = read_json(run["eval"])
-        run["training"] = read_json(run["history"])
-        run["verification"] = read_json(run["verify"])
-        run["arrays"] = read_npz(run["predictions"])
-        run["label"] = f"{run['arch']}, window {run['window']}"
-    return runs
+    """Every trained model of `studies` (params.yaml's mapping), one per (study, window,
+    arch), with the files of each of its seeds read (see the module's docstring)."""
+    models = []
+    for replicates in replicates_of(runs_of(studies)):
+        for run in replicates:
+            run["evaluation"] = read_json(run["eval"])
+            run["training"] = read_json(run["history"])
+            run["verification"] = read_json(run["verify"])
+            run["arrays"] = read_npz(run["predictions"])
+            run["label"] = f"{run['arch']}, window {run['window']}"
+        models.append(replicates[0] | {"replicates": replicates})
+    return models
+
+
+def spread(run: Run, mode: str, metric: str) -> dict[str, float]:
+    """A metric of one mode over the model's seeds: mean, sd, 95% interval, n."""
+    return interval([seed["evaluation"]["modes"][mode][metric] for seed in run["replicates"]], 0.95)
+
+
+def interval_text(found: Mapping[str, float]) -> str:
+    """An interval as a table shows it: "low to high", or "one seed"."""
+    if found["n"] < 2:
+        return "one seed"
+    return f"{found['low']:.3g} to {found['high']:.3g}"
+
+
+def final_val_loss(run: Run) -> float:
+    """The final val_loss averaged over the seeds (NaN for models without one)."""
+    values = [seed["training"].get("final_val_loss") for seed in run["replicates"]]
+    known = [value for value in values if value is not None]
+    return float(np.mean(known)) if known else np.nan
+
+
+def verified_text(run: Run) -> str:
+    failed = sum(not seed["verification"]["passed"] for seed in run["replicates"])
+    return "passed" if not failed else f"FAILED ({failed} of {len(run['replicates'])} seeds)"
 
 
 def highlighted(
@@ -58,24 +91,30 @@ def highlighted(
 
 
 def comparison_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
-    """One row per model and evaluation mode: its errors, final val_loss, verification."""
-    return [
-        {
-            "architecture": run["arch"],
-            "window": run["window"],
-            "target": run["evaluation"]["target"],
-            "mode": mode,
-            "MSE": metrics["mse"],
-            "RMSE": metrics["rmse"],
-            "MAE": metrics["mae"],
-            "RMSE (original units)": metrics["rmse_orig"],
-            "MASE": metrics["mase"],
-            "final val_loss": run["training"].get("final_val_loss", np.nan),
-            "verified": "passed" if run["verification"]["passed"] else "FAILED",
-        }
-        for run in sorted(runs, key=lambda r: (r["arch"], r["window"]))
-        for mode, metrics in run["evaluation"]["modes"].items()
-    ]
+    """One row per model and evaluation mode: its errors and final val_loss (means over
+    the seeds), the MSE's 95% interval, and its verification."""
+    rows = []
+    for run in sorted(runs, key=lambda r: (r["arch"], r["window"])):
+        for mode in run["evaluation"]["modes"]:
+            mse = spread(run, mode, "mse")
+            rows.append(
+                {
+                    "architecture": run["arch"],
+                    "window": run["window"],
+                    "target": run["evaluation"]["target"],
+                    "mode": mode,
+                    "seeds": mse["n"],
+                    "MSE": mse["mean"],
+                    "MSE 95% interval": interval_text(mse),
+                    **{
+                        column: spread(run, mode, metric)["mean"]
+                        for column, metric in ERROR_METRICS.items()
+                    },
+                    "final val_loss": final_val_loss(run),
+                    "verified": verified_text(run),
+                }
+            )
+    return rows
 
 
 def primary_mode(run: Run) -> str:
@@ -103,9 +142,10 @@ def scores(run: Run) -> dict[str, tuple[str, Mapping[str, Any]]]:
 
 
 def best_rows(runs: Sequence[Run], per_window: int = 3) -> list[dict[str, Any]]:
-    """The `per_window` lowest test MSEs of each window length and kind of forecast
-    (forecast_kind), each model in the mode it was trained for (or iterated), beside the
-    naive baseline's MSE on the same targets when the study has it."""
+    """The `per_window` lowest test MSEs (means over the seeds, with their 95% interval)
+    of each window length and kind of forecast (forecast_kind), each model in the mode
+    it was trained for (or iterated), beside the naive baseline's MSE on the same
+    targets when the study has it."""
     rows = []
     for window in sorted({run["window"] for run in runs}):
         here = [
@@ -115,27 +155,34 @@ def best_rows(runs: Sequence[Run], per_window: int = 3) -> list[dict[str, Any]]:
             for kind, score in scores(run).items()
         ]
         for kind in sorted({entry[1] for entry in here}):
-            ranked = sorted((e for e in here if e[1] == kind), key=lambda e: e[3]["mse"])
-            naive = next((e[3]["mse"] for e in ranked if e[0]["arch"] == "naive"), None)
-            for rank, (run, _, mode, metrics) in enumerate(ranked[:per_window], start=1):
+            ranked = sorted(
+                (e for e in here if e[1] == kind), key=lambda e: spread(e[0], e[2], "mse")["mean"]
+            )
+            naive = next((e for e in ranked if e[0]["arch"] == "naive"), None)
+            for rank, (run, _, mode, _metrics) in enumerate(ranked[:per_window], start=1):
+                mse = spread(run, mode, "mse")
                 row = {
                     "window": window,
                     "forecast": kind,
                     "rank": rank,
                     "architecture": run["arch"],
                     "mode": mode,
+                    "seeds": mse["n"],
+                    "MSE": mse["mean"],
+                    "MSE 95% interval": interval_text(mse),
+                    "MASE": spread(run, mode, "mase")["mean"],
                 }
-                row |= {"MSE": metrics["mse"], "MASE": metrics["mase"]}
                 if naive is not None:
-                    row["naive MSE"] = naive
+                    row["naive MSE"] = naive[3]["mse"]
                 rows.append(row)
     return rows
 
 
 def mse_figure(runs: Sequence[Run]) -> Figure | None:
     """The study at a glance, one panel per kind of forecast (forecast_kind): the MSE
-    (log scale) of every model at each window length in the mode it was trained for (or
-    iterated), and, for models with one, in the stateful mode."""
+    (log scale; mean over the seeds, with its 95% interval) of every model at each
+    window length in the mode it was trained for (or iterated), and, for models with
+    one, in the stateful mode."""
     kinds = sorted({kind for run in runs for kind in scores(run)})
     if not kinds:
         return None
@@ -150,16 +197,26 @@ def mse_figure(runs: Sequence[Run]) -> Figure | None:
         for offset, window in enumerate(windows):
             here = {run["arch"]: run for run in runs if run["window"] == window}
             positions = [i + (offset - (len(windows) - 1) / 2) * width for i in range(len(shown))]
+            mse = [_mse(here.get(a), kind) for a in shown]
+            means = np.array([m["mean"] for m in mse])
             bars = ax.bar(
                 positions,
-                [_mse(here.get(a), kind) for a in shown],
+                means,
                 width * 0.9,
+                # The 95% interval over the seeds (none drawn for one seed).
+                yerr=np.nan_to_num(
+                    [means - [m["low"] for m in mse], [m["high"] for m in mse] - means]
+                ),
+                error_kw={"elinewidth": 0.8, "capsize": 2},
                 label=f"window {window}",
             )
-            modes = [here[a]["evaluation"]["modes"] if a in here else {} for a in shown]
             stateful = [
-                m["stateful"]["mse"] if kind == "next value" and "stateful" in m else np.nan
-                for m in modes
+                spread(here[a], "stateful", "mse")["mean"]
+                if kind == "next value"
+                and a in here
+                and "stateful" in here[a]["evaluation"]["modes"]
+                else np.nan
+                for a in shown
             ]
             if any(np.isfinite(stateful)):
                 colour = bars.patches[0].get_facecolor()
@@ -178,10 +235,13 @@ def mse_figure(runs: Sequence[Run]) -> Figure | None:
     return finished(figure)
 
 
-def _mse(run: Run | None, kind: str) -> float:
-    """The run's MSE in its forecasts of `kind` (scores); NaN without the run or them."""
+def _mse(run: Run | None, kind: str) -> dict[str, float]:
+    """The run's MSE over its seeds (spread) in its forecasts of `kind` (scores); NaN
+    without the run or them."""
     found = scores(run) if run is not None else {}
-    return found[kind][1]["mse"] if kind in found else np.nan
+    if kind not in found:
+        return {"mean": np.nan, "low": np.nan, "high": np.nan, "n": 0}
+    return spread(run, found[kind][0], "mse")
 
 
 def finished(figure: Figure) -> Figure:
@@ -262,16 +322,24 @@ def horizon_results(runs: Sequence[Run]) -> list[tuple[Run, str, Mapping[str, An
 
 
 def horizon_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
-    """The MSE at each step ahead (columns t+1 ...) of every multi-step strategy."""
-    return [
-        {
-            "architecture": run["arch"],
-            "window": run["window"],
-            "strategy": mode,
-            **{f"t+{k + 1}": v for k, v in enumerate(metrics["per_horizon_mse"])},
-        }
-        for run, mode, metrics in horizon_results(runs)
-    ]
+    """The MSE at each step ahead (columns t+1 ...; means over the seeds) of every
+    multi-step strategy."""
+    rows = []
+    for run, mode, _ in horizon_results(runs):
+        steps = np.mean(
+            [seed["evaluation"]["modes"][mode]["per_horizon_mse"] for seed in run["replicates"]],
+            axis=0,
+        )
+        rows.append(
+            {
+                "architecture": run["arch"],
+                "window": run["window"],
+                "strategy": mode,
+                "seeds": len(run["replicates"]),
+                **{f"t+{k + 1}": float(v) for k, v in enumerate(steps)},
+            }
+        )
+    return rows
 
 
 def step_columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -308,14 +376,16 @@ def dropout_runs(runs: Sequence[Run]) -> list[Run]:
 
 
 def dropout_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
-    """Passes, MSE of the mean and 95% interval coverage of each MC-dropout model."""
+    """Passes, MSE of the mean and 95% interval coverage of each MC-dropout model (means
+    over the seeds)."""
     return [
         {
             "architecture": run["arch"],
             "window": run["window"],
+            "seeds": len(run["replicates"]),
             "passes": run["evaluation"]["modes"]["mc_dropout"]["samples"],
-            "MSE of the mean": run["evaluation"]["modes"]["mc_dropout"]["mse"],
-            "95% interval coverage": run["evaluation"]["modes"]["mc_dropout"]["coverage_95"],
+            "MSE of the mean": spread(run, "mc_dropout", "mse")["mean"],
+            "95% interval coverage": spread(run, "mc_dropout", "coverage_95")["mean"],
         }
         for run in dropout_runs(runs)
     ]
@@ -359,26 +429,29 @@ def hidden_state_figure(runs: Sequence[Run], steps: int = 50) -> Figure | None:
 
 
 def verification_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
-    """Per model and verified mode: the largest |hand - Keras|, values compared, the
-    tolerance and the result."""
+    """Per model, seed and verified mode: the largest |hand - Keras|, values compared,
+    the tolerance and the result."""
     return [
         {
             "architecture": run["arch"],
             "window": run["window"],
+            "seed": seed["seed"],
             "mode": mode,
             "max |hand - Keras|": result["max_abs_error"],
             "values compared": result["n_compared"],
-            "tolerance": result.get("atol", run["verification"]["atol"]),
+            "tolerance": result.get("atol", seed["verification"]["atol"]),
             "result": "passed" if result["passed"] else "FAILED",
         }
         for run in runs
-        for mode, result in run["verification"]["modes"].items()
+        for seed in run["replicates"]
+        for mode, result in seed["verification"]["modes"].items()
     ]
 
 
 def answer_figure(verdicts: Sequence[Mapping[str, Any]]) -> Figure | None:
     """The stateful answer at a glance: every model's stateful / stateless MSE ratio on a
-    log scale, one row a model grouped by study, coloured by its Diebold-Mariano verdict,
+    log scale (geometric mean over the seeds, with its 95% interval), one row a model
+    grouped by study, coloured by its Diebold-Mariano verdict,
     a circle when trained on windows and a diamond when trained statefully (rows of
     results/stateful_vs_stateless.csv)."""
     mode = STATEFUL_MODES["stateful"]
@@ -398,11 +471,19 @@ def answer_figure(verdicts: Sequence[Mapping[str, Any]]) -> Figure | None:
             ]
             if not chosen:
                 continue
-            ax.scatter(
-                [rows[i][f"{mode} / stateless"] for i in chosen],
+            ratio = np.array([rows[i][f"{mode} / stateless"] for i in chosen])
+            low = np.array([rows[i][f"{mode} / stateless low"] for i in chosen], float)
+            high = np.array([rows[i][f"{mode} / stateless high"] for i in chosen], float)
+            ax.errorbar(
+                ratio,
                 positions[chosen],
+                # The 95% interval over the seeds (none for one seed).
+                xerr=np.nan_to_num([ratio - low, high - ratio]),
+                fmt=marker,
                 color=colour,
-                marker=marker,
+                ecolor=colour,
+                elinewidth=1,
+                capsize=2,
                 label=f"{verdict}: {len(chosen)} {trained}-trained",
                 zorder=3,
             )
@@ -419,7 +500,7 @@ def answer_figure(verdicts: Sequence[Mapping[str, Any]]) -> Figure | None:
     ax.legend(
         loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False, fontsize="small"
     )
-    figure.suptitle("Is stateful prediction always worse? One point per model")
+    figure.suptitle("Is stateful prediction always worse? One point per model, its seeds' interval")
     return finished(figure)
 
 

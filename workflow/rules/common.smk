@@ -30,6 +30,7 @@ wildcard_constraints:
     study="|".join(STUDIES),
     length=r"\d+",
     arch="[a-z][a-z0-9_]*",
+    seed=r"\d+",
 
 
 def script(name):
@@ -94,7 +95,10 @@ def data_params_json(wildcards):
 
 
 def hyperparams_json(wildcards):
-    return json.dumps(STUDIES[wildcards.study]["models"][wildcards.arch], sort_keys=True)
+    """A model's hyperparameters but its seeds: adding a seed leaves the other seeds'
+    models as they are."""
+    hyperparams = STUDIES[wildcards.study]["models"][wildcards.arch]
+    return json.dumps({k: v for k, v in hyperparams.items() if k != "seeds"}, sort_keys=True)
 
 
 def study_runs(study):
@@ -184,8 +188,8 @@ def phase_files(phase):
             ),
         ]
     if phase == "train":
-        models = [f"models/{study}/w{length}/{arch}/model.keras" for study, length, arch in runs]
-        return models + every("weights") + every("history") + every("eval") + every("predictions")
+        roles = ("model", "weights", "history", "eval", "predictions")
+        return [path for role in roles for path in every(role)]
     if phase == "verify":
         return every("verify")
     if not runs:
@@ -193,10 +197,12 @@ def phase_files(phase):
     notebooks = [*studies_with_runs(), "computations", "index"]
     return [
         "results/summary.csv",
+        "results/aggregates.csv",
         "results/metrics.json",
         "results/stateful_vs_stateless.csv",
         "results/environment.json",
         "results/plots",
+        "results/mlflow_parents.json",
         *(f"reports/{name}.{kind}" for name in notebooks for kind in ("ipynb", "html")),
     ]
 

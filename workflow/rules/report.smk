@@ -37,6 +37,7 @@ rule summarize_results:
         library=library("architectures", "layout", "stats", "summary"),
     output:
         summary="results/summary.csv",
+        aggregates="results/aggregates.csv",
         metrics="results/metrics.json",
         stateful="results/stateful_vs_stateless.csv",
         environment="results/environment.json",
@@ -55,9 +56,35 @@ rule summarize_results:
         "../../envs/numpy.yaml"
     shell:
         "python {input.script} --studies {params.studies:q} --summary {output.summary}"
+        " --aggregates {output.aggregates}"
         " --metrics {output.metrics} --stateful {output.stateful} --level {params.level}"
         " --environment {output.environment}"
         " --plots {output.plots} > {log} 2>&1"
+
+
+rule track_models:
+    input:
+        histories=lambda wildcards: every("history"),
+        aggregates="results/aggregates.csv",
+        stateful="results/stateful_vs_stateless.csv",
+        script=script("track_models"),
+        library=library("architectures", "layout", "stats", "summary", "tracking"),
+    output:
+        "results/mlflow_parents.json",
+    params:
+        studies=studies_json,
+    log:
+        "logs/track_models.log",
+    benchmark:
+        "benchmarks/track_models.tsv",
+    threads: 1
+    resources:
+        mem_mb=1000,
+    conda:
+        "../../envs/numpy.yaml"
+    shell:
+        "python {input.script} --studies {params.studies:q} --aggregates {input.aggregates}"
+        " --stateful {input.stateful} --output {output} > {log} 2>&1"
 
 
 rule report_computations:

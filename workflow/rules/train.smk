@@ -12,6 +12,7 @@ rule train_model:
             "config",
             "data",
             "evaluation",
+            "layout",
             "models",
             "modes",
             "plots",
@@ -20,19 +21,18 @@ rule train_model:
             "windows",
         ),
     output:
-        model="models/{study}/w{length}/{arch}/model.keras",
-        weights="models/{study}/w{length}/{arch}/weights.npz",
-        history="models/{study}/w{length}/{arch}/history.json",
-        metrics="results/eval/{study}/w{length}/{arch}/eval.json",
-        predictions="results/eval/{study}/w{length}/{arch}/predictions.npz",
+        model="models/{study}/w{length}/{arch}/seed{seed}/model.keras",
+        weights="models/{study}/w{length}/{arch}/seed{seed}/weights.npz",
+        history="models/{study}/w{length}/{arch}/seed{seed}/history.json",
+        metrics="results/eval/{study}/w{length}/{arch}/seed{seed}/eval.json",
+        predictions="results/eval/{study}/w{length}/{arch}/seed{seed}/predictions.npz",
     params:
         hyperparams=hyperparams_json,
         data_params=data_params_json,
-        seed=study_seed,
     log:
-        "logs/train/{study}/w{length}/{arch}.log",
+        "logs/train/{study}/w{length}/{arch}/seed{seed}.log",
     benchmark:
-        "benchmarks/train/{study}/w{length}/{arch}.tsv",
+        "benchmarks/train/{study}/w{length}/{arch}/seed{seed}.tsv",
     threads: 1
     resources:
         mem_mb=2000,
@@ -43,6 +43,6 @@ rule train_model:
         " --study {wildcards.study}"
         " --length {wildcards.length} --arch {wildcards.arch}"
         " --hyperparams {params.hyperparams:q} --data-params {params.data_params:q}"
-        " --seed {params.seed} --model {output.model}"
+        " --seed {wildcards.seed} --model {output.model}"
         " --weights {output.weights} --history {output.history}"
         " --metrics {output.metrics} --predictions {output.predictions} > {log} 2>&1"

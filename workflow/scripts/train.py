@@ -17,6 +17,7 @@ import numpy as np
 from forecastlab.cli import configure_logging, json_object
 from forecastlab.config import git_commit, params_hash
 from forecastlab.io import atomic_path, read_npz, write_json, write_npz
+from forecastlab.layout import run_name
 from forecastlab.numerics import configure, fingerprint
 from forecastlab.plots import forecast_figure, loss_figure
 from forecastlab.tracking import (
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--arch", required=True)
     parser.add_argument("--hyperparams", type=json_object, required=True)
     parser.add_argument("--data-params", type=json_object, required=True, help="logged only")
-    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--seed", type=int, required=True, help="this replicate's training seed")
     parser.add_argument("--model", required=True, help=".keras file to write")
     parser.add_argument("--weights", required=True, help=".npz of weights by layer/variable")
     parser.add_argument("--history", required=True, help="history .json (with the MLflow run id)")
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     from forecastlab.training import train
 
     configure(args.seed)
-    name = f"{args.study}/w{args.length}/{args.arch}"
+    name = run_name(args.study, args.length, args.arch, args.seed)
     hp = args.hyperparams
     windows = read_npz(args.windows)
     model = build_model(args.arch, hp, args.length, horizon=horizon_of(windows))
@@ -80,6 +81,8 @@ def main(argv: list[str] | None = None) -> None:
     uri = tracking_uri()
     commit = git_commit()
     tags = {"git_commit": commit, "params_hash": params_hash(run_params), "rule": "train"}
+    # The model its seed replicates share: the summarize step nests them under one run.
+    tags["model"] = run_name(args.study, args.length, args.arch)
     # The UI's Source column: the script and commit that trained the model.
     tags |= {
         "mlflow.source.type": "LOCAL",

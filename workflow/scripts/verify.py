@@ -27,7 +27,7 @@ from forecastlab.windows import horizon_of
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "--name", required=True, help="study/wL/arch: the MLflow run name, in messages"
+        "--name", required=True, help="study/wL/arch/seedN: the MLflow run name, in messages"
     )
     parser.add_argument("--arch", required=True)
     parser.add_argument("--hyperparams", type=json_object, required=True)
