@@ -80,11 +80,12 @@ def verified_text(run: Run) -> str:
 def highlighted(
     rows: Sequence[Mapping[str, Any]], errors: Sequence[str], formats: Mapping | None = None
 ) -> Styler:
-    """rows as a table without index, the lowest value of each error column in bold."""
+    """rows as a table without index, the lowest value of each error column in bold, a
+    missing value (one seed's interval, a baseline's val_loss) as a dash."""
     table = pd.DataFrame(rows)
     present = [column for column in errors if column in table and table[column].notna().any()]
     return (
-        table.style.format(formats or {}, precision=6)
+        table.style.format(formats or {}, precision=6, na_rep="–")  # no interval, no val_loss
         .hide(axis="index")
         .highlight_min(subset=present, props="font-weight: bold; background-color: #e3f2e1")
     )
@@ -492,7 +493,7 @@ def answer_figure(verdicts: Sequence[Mapping[str, Any]]) -> Figure | None:
     ax.set_yticks(positions, labels, fontsize=7)
     ax.set(
         xscale="log",
-        xlabel="stateful MSE / stateless MSE (log scale; right of 1: stateful worse)",
+        xlabel="stateful MSE / stateless MSE (log scale; right of 1: the stateful MSE is higher)",
         ylim=(-1, len(rows)),
     )
     ax.grid(axis="x", which="both", alpha=0.3)
