@@ -50,10 +50,11 @@ def main(argv: list[str] | None = None) -> None:
     models = replicates_of(runs)
     rows, records, tests = [], [], {}
     for replicates in models:
-        stateful = []
+        stateful, histories = [], []
         for run in replicates:
             training, evaluation = read_json(run["history"]), read_json(run["eval"])
             records += [training, evaluation]
+            histories.append(training["history"])
             rows += summary_rows(run, evaluation, training, read_json(run["verify"]))
             predictions = read_npz(run["predictions"])
             if "stateful" in predictions:  # a recurrent one-step model on one series
@@ -61,9 +62,8 @@ def main(argv: list[str] | None = None) -> None:
         # DVC's plots show each model's first seed.
         first = replicates[0]
         name = f"{first['study']}_w{first['window']}_{first['arch']}"
-        training = read_json(first["history"])
-        if training["history"]:  # baselines learn nothing
-            write_csv(Path(args.plots) / "loss" / f"{name}.csv", loss_rows(training["history"]))
+        if histories[0]:  # baselines learn nothing
+            write_csv(Path(args.plots) / "loss" / f"{name}.csv", loss_rows(histories[0]))
         if stateful:
             tests[(first["study"], first["window"], first["arch"])] = stateful_tests(
                 stateful, args.level
