@@ -144,7 +144,9 @@ def tiny_model_hp(arch: str) -> dict:
     from forecastlab.config import load_yaml
 
     schema = load_yaml(REPO / "workflow/schemas/params.schema.yaml")
-    defaults = {k: v["default"] for k, v in schema["$defs"]["model"]["properties"].items()}
+    # A model's `seeds` has no default of its own: it falls back to its study's.
+    properties = schema["$defs"]["model"]["properties"].items()
+    defaults = {k: v["default"] for k, v in properties if "default" in v}
     training = {"learning_rate": 0.01, "batch_size": 16, "epochs": 2, "validation_split": 0.0}
     return {**defaults, **training, **TINY_MODELS[arch]}
 
