@@ -42,6 +42,15 @@ onstart:
         f"python workflow/scripts/init_tracking.py {' '.join(STUDIES)}"
         + (" --require-server" if workflow.non_local_exec else "")
     )
+    start_forkserver()
+
+
+onsuccess:
+    stop_forkserver()
+
+
+onerror:
+    stop_forkserver()
 
 
 # Every file the workflow makes, not only the last ones: a failed or killed job's outputs

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from snakemake.settings.types import DeploymentMethod
 
-from forecastlab import layout
+from forecastlab import forkserver, layout
 
 # Jobs inherit these. The interpreter running Snakemake has forecastlab installed, so its
 # folder goes first on PATH and a rule's `python` is that interpreter even when the
@@ -24,6 +24,8 @@ if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
         PYTHONPATH=os.pathsep.join([f"{workflow.basedir}/src", os.environ.get("PYTHONPATH", "")])
     )
 STUDIES = config["studies"]
+# The fork server of this run, while it runs (see start_forkserver).
+FORKSERVER = []
 
 
 wildcard_constraints:
@@ -31,6 +33,21 @@ wildcard_constraints:
     length=r"\d+",
     arch="[a-z][a-z0-9_]*",
     seed=r"\d+",
+
+
+def start_forkserver():
+    """Train and verify jobs run in forked children of one process that imported
+    TensorFlow, Keras and MLflow once (forecastlab.forkserver): those imports cost more
+    CPU than many a job's work. Jobs on a cluster, or in conda environments, start their
+    own interpreter."""
+    in_conda = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+    if not (workflow.non_local_exec or in_conda):
+        FORKSERVER.append(forkserver.start("logs/forkserver.log"))
+
+
+def stop_forkserver():
+    while FORKSERVER:
+        FORKSERVER.pop().stop()
 
 
 def script(name):

@@ -1,5 +1,7 @@
-# Train each (study, window length, architecture) and evaluate it on its test part, in
-# every mode that applies (forecastlab.modes): one process, one TensorFlow start-up.
+# Train each (study, window length, architecture, seed) and evaluate it on its test part,
+# in every mode that applies (forecastlab.modes), in one job: the model is built, traced
+# and loaded once. Jobs run in children of the fork server (start_forkserver), which
+# imported TensorFlow once for all of them.
 
 
 rule train_model:
@@ -39,7 +41,7 @@ rule train_model:
     conda:
         "../../envs/tensorflow.yaml"
     shell:
-        "python {input.script} --windows {input.windows} --prepared {input.prepared}"
+        "python -m forecastlab.forkserver {input.script} --windows {input.windows} --prepared {input.prepared}"
         " --study {wildcards.study}"
         " --length {wildcards.length} --arch {wildcards.arch}"
         " --hyperparams {params.hyperparams:q} --data-params {params.data_params:q}"

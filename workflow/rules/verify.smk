@@ -27,7 +27,7 @@ rule verify_model:
     conda:
         "../../envs/numpy.yaml"
     shell:
-        "python {input.script}"
+        "python -m forecastlab.forkserver {input.script}"
         " --name {wildcards.study}/w{wildcards.length}/{wildcards.arch}/seed{wildcards.seed}"
         " --arch {wildcards.arch} --hyperparams {params.hyperparams:q}"
         " --model {input.model} --weights {input.weights} --windows {input.windows}"
