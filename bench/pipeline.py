@@ -4,11 +4,13 @@ Runs `snakemake --cores N` on the default params (or a subset of its studies) in
 temporary copy of the pipeline, or in this checkout with --here (its outputs are then the
 checkout's, as `bash bin/pipeline` would make them, and only the jobs it redoes are
 counted). Every rule writes a Snakemake benchmark file per job (benchmarks/, its wall `s`
-and `cpu_time`); this script adds them up per rule, with the pure training time
-(history.json's `train_seconds`) and its share of the wall, and writes the table to
+and `cpu_time`); this script adds them up per rule, charges the train and verify jobs the
+CPU of the fork server's children that ran them (logs/forkserver.log), and gives the
+run's whole CPU time (Snakemake and the fork server included) and the pure training time
+(history.json's `train_seconds`) with its share of the wall. It writes the table to
 bench/results/pipeline.json and as Markdown to stdout.
 
-    python bench/pipeline.py [--studies sine random_walk] [--cores 2] [--here]
+    python bench/pipeline.py [--studies sine random_walk] [--seeds 1] [--cores 2] [--here]
         [--output bench/results/pipeline.json] [-- SNAKEMAKE ARGUMENTS]
 
 Arguments after `--` go to Snakemake (`-- --forcerun verify_model` times a rerun of
@@ -24,6 +26,8 @@ import argparse
 import csv
 import json
 import os
+import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -31,6 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,6 +55,42 @@ def job_figures(root: Path) -> dict[str, list[dict[str, float]]]:
     return rules
 
 
+def children_cpu() -> float:
+    """CPU seconds of this process's ended children and theirs (Snakemake, its jobs, the
+    fork server and its children)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def watch_own_cpu(process: subprocess.Popen) -> dict[str, float]:
+    """Wait for the Snakemake `process`, sampling the CPU seconds that it and the fork
+    server use themselves (not their jobs) every half second; return the last samples."""
+    own = {"snakemake": 0.0, "forkserver": 0.0}
+    watched = psutil.Process(process.pid)
+    while process.poll() is None:
+        try:
+            own["snakemake"] = sum(watched.cpu_times()[:2])
+            for child in watched.children():
+                if "--serve" in child.cmdline():
+                    own["forkserver"] = sum(child.cpu_times()[:2])
+        except psutil.Error:
+            pass  # it ended between two looks
+        time.sleep(0.5)
+    return own
+
+
+def forked_cpu(root: Path) -> dict[str, float]:
+    """The CPU seconds of the jobs that ran in the fork server's children, by rule folder
+    (train.py's jobs: train), from its log: their benchmark files count only the client
+    that waited for them."""
+    log = root / "logs/forkserver.log"
+    pattern = re.compile(r"forkserver: (\w+)\.py .*exit -?\d+, ([\d.]+) s CPU")
+    cpu: dict[str, float] = {}
+    for script, seconds in pattern.findall(log.read_text() if log.exists() else ""):
+        cpu[script] = cpu.get(script, 0.0) + float(seconds)
+    return cpu
+
+
 def training_seconds(root: Path) -> float:
     """The pure training time of every model (history.json's train_seconds), summed."""
     return sum(
@@ -58,21 +99,33 @@ def training_seconds(root: Path) -> float:
     )
 
 
-def table(rules: dict[str, list[dict[str, float]]], wall: float, training: float) -> list[str]:
+def table(
+    rules: dict[str, list[dict[str, float]]],
+    forked: dict[str, float],
+    wall: float,
+    cpu: float,
+    own_cpu: dict[str, float],
+    training: float,
+) -> list[str]:
+    """The per-rule Markdown table and a summary line. A rule's CPU seconds are its jobs'
+    (benchmark files) plus those of its jobs' fork-server children (`forked`); `cpu` is
+    the whole run's, Snakemake and the fork server included (`own_cpu`: what each used
+    itself)."""
     lines = [
         "| rule | jobs | sum of job wall | mean | max | CPU seconds |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for rule, jobs in sorted(rules.items(), key=lambda item: -sum(j["s"] for j in item[1])):
         walls = [j["s"] for j in jobs]
+        rule_cpu = sum(j["cpu"] for j in jobs) + forked.get(rule, 0.0)
         lines.append(
             f"| {rule} | {len(jobs)} | {sum(walls):.0f} s | {sum(walls) / len(walls):.1f} s "
-            f"| {max(walls):.1f} s | {sum(j['cpu'] for j in jobs):.0f} |"
+            f"| {max(walls):.1f} s | {rule_cpu:.0f} |"
         )
-    cpu = sum(j["cpu"] for jobs in rules.values() for j in jobs)
     summary = (
         f"\nPipeline wall {wall / 60:.1f} min for {sum(map(len, rules.values()))} jobs, "
-        f"{cpu:.0f} CPU seconds"
+        f"{cpu:.0f} CPU seconds in all (Snakemake itself {own_cpu['snakemake']:.0f}, the fork "
+        f"server's imports {own_cpu['forkserver']:.0f})"
     )
     if "train" in rules:  # a run that trained: how much of it was the arithmetic
         summary += (
@@ -82,9 +135,28 @@ def table(rules: dict[str, list[dict[str, float]]], wall: float, training: float
     return [*lines, summary + "."]
 
 
+def bench_params(params: dict, args: argparse.Namespace) -> dict | str:
+    """params.yaml with only the studies named in args.studies, every model trained
+    args.seeds times if given; or the error message for a study it does not have."""
+    if args.studies:
+        unknown = sorted(set(args.studies) - set(params["studies"]))
+        if unknown:
+            return f"params.yaml has no study {', '.join(unknown)}"
+        params["studies"] = {study: params["studies"][study] for study in args.studies}
+    if args.seeds:
+        for spec in params["studies"].values():
+            spec["seeds"] = args.seeds
+            for hyperparams in spec.get("models", {}).values():
+                hyperparams.pop("seeds", None)
+    return params
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--studies", nargs="*", help="a subset of params.yaml's studies")
+    parser.add_argument(
+        "--seeds", type=int, help="train every model this many times instead (1: no replicates)"
+    )
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--here", action="store_true", help="run in this checkout")
     parser.add_argument("--output", type=Path, default=REPO / "bench/results/pipeline.json")
@@ -94,32 +166,34 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="forecastlab-bench-") as scratch:
         root = REPO if args.here else Path(scratch)
         if args.here:
-            shutil.rmtree(root / "benchmarks", ignore_errors=True)  # count this run's jobs only
+            # Count this run's jobs only.
+            shutil.rmtree(root / "benchmarks", ignore_errors=True)
+            (root / "logs/forkserver.log").unlink(missing_ok=True)
         else:
             copy_pipeline(REPO, root)
-        if args.studies:
-            params = yaml.safe_load((REPO / "params.yaml").read_text())
-            unknown = sorted(set(args.studies) - set(params["studies"]))
-            if unknown:
-                parser.error(f"params.yaml has no study {', '.join(unknown)}")
-            params["studies"] = {s: params["studies"][s] for s in args.studies}
-            (root / "bench-params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         environment = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root}/mlflow.db"}
-        if args.studies:
+        if args.studies or args.seeds:
+            params = bench_params(yaml.safe_load((REPO / "params.yaml").read_text()), args)
+            if isinstance(params, str):
+                parser.error(params)
+            (root / "bench-params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
             environment["FORECASTLAB_PARAMS"] = "bench-params.yaml"
         started = time.perf_counter()
-        done = subprocess.run(
+        cpu_before = children_cpu()
+        snakemake = subprocess.Popen(
             [sys.executable, "-m", "snakemake", "--cores", str(args.cores), *args.snakemake],
             cwd=root,
             env=environment,
         )
+        own_cpu = watch_own_cpu(snakemake)
         wall = time.perf_counter() - started
-        if done.returncode != 0:
-            print(f"error: the pipeline failed (exit {done.returncode})", file=sys.stderr)
+        cpu = children_cpu() - cpu_before
+        if snakemake.returncode != 0:
+            print(f"error: the pipeline failed (exit {snakemake.returncode})", file=sys.stderr)
             return 1
-        rules, training = job_figures(root), training_seconds(root)
+        rules, forked, training = job_figures(root), forked_cpu(root), training_seconds(root)
 
-    lines = table(rules, wall, training)
+    lines = table(rules, forked, wall, cpu, own_cpu, training)
     print("\n".join(lines))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(
@@ -127,7 +201,11 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "cores": args.cores,
                 "studies": args.studies or "all",
+                "seeds": args.seeds or "params.yaml's",
                 "wall_seconds": wall,
+                "cpu_seconds": cpu,
+                "forked_cpu_seconds": forked,
+                "own_cpu_seconds": own_cpu,
                 "training_seconds": training,
                 "rules": rules,
                 "table": lines,

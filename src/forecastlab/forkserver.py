@@ -49,7 +49,12 @@ PRELOAD = (
     "tensorflow",
     "keras",
     "mlflow",
+    "mlflow.store.tracking.sqlalchemy_store",  # 1.2 s: SQLAlchemy and Alembic
+    "sqlalchemy.dialects.sqlite",
+    "forecastlab.cli",
+    "forecastlab.config",
     "forecastlab.handcheck",
+    "forecastlab.layout",
     "forecastlab.models",
     "forecastlab.modes",
     "forecastlab.plots",
@@ -285,6 +290,7 @@ def _accept(listener: socket.socket, selector: selectors.BaseSelector, children:
         return
     connection.settimeout(None)
     inherited = [listener, connection, *(child["connection"] for child in children.values())]
+    job = _job_name(request, fds)
     pid = _fork(request, fds, inherited)
     pidfd = os.pidfd_open(pid)
     selector.register(connection, selectors.EVENT_READ, ("client", pid))
@@ -292,9 +298,21 @@ def _accept(listener: socket.socket, selector: selectors.BaseSelector, children:
     children[pid] = {
         "connection": connection,
         "pidfd": pidfd,
-        "script": os.path.basename(request["script"]),
+        "job": job,
         "started": time.perf_counter(),
     }
+
+
+def _job_name(request: dict, fds: list[int]) -> str:
+    """The script and where the job writes its output (its log, for a Snakemake job),
+    as the server's log names the job: `train.py > logs/train/sine/w2/rnn1/seed42.log`."""
+    script = os.path.basename(request["script"])
+    try:
+        output = os.readlink(f"/proc/self/fd/{fds[1]}")
+    except OSError:
+        return script
+    cwd = request["cwd"]
+    return f"{script} > {os.path.relpath(output, cwd) if output.startswith(cwd) else output}"
 
 
 def _client_event(pid: int, selector: selectors.BaseSelector, children: dict) -> None:
@@ -326,7 +344,7 @@ def _reap(pid: int, selector: selectors.BaseSelector, children: dict) -> None:
     connection.close()
     cpu = usage.ru_utime + usage.ru_stime
     wall = time.perf_counter() - child["started"]
-    print(f"forkserver: {child['script']} exit {code}, {cpu:.1f} s CPU, {wall:.1f} s wall")
+    print(f"forkserver: {child['job']} exit {code}, {cpu:.1f} s CPU, {wall:.1f} s wall")
     sys.stdout.flush()
 
 

@@ -5,9 +5,14 @@ import os
 import sys
 from pathlib import Path
 
+from snakemake.scheduling.job_scheduler import JobScheduler
 from snakemake.settings.types import DeploymentMethod
 
-from forecastlab import forkserver, layout
+from forecastlab import forkserver, layout, scheduling
+
+# Snakemake's scheduler would otherwise spend a third of a core re-reading every ready
+# job's inputs ever more often (forecastlab.scheduling).
+scheduling.arm_one_timer_at_a_time(JobScheduler)
 
 # Jobs inherit these. The interpreter running Snakemake has forecastlab installed, so its
 # folder goes first on PATH and a rule's `python` is that interpreter even when the
