@@ -20,7 +20,8 @@ def loss_figure(history: Mapping[str, list[float]], title: str) -> Figure:
         ax.plot(np.arange(1, len(values) + 1), values, label=key)
     ax.set(yscale="log", xlabel="epoch", ylabel="loss", title=title)
     ax.legend()
-    figure.tight_layout()
+    # Fixed margins: tight_layout measured every label and took half of a job's figure time.
+    figure.subplots_adjust(left=0.13, right=0.97, bottom=0.15, top=0.88)
     return figure
 
 
@@ -34,5 +35,5 @@ def forecast_figure(
         ax.plot(values[:upto], label=mode)
     ax.set(xlabel="test target", title=title)
     ax.legend(loc="upper right", fontsize="small", ncol=3)
-    figure.tight_layout()
+    figure.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.88)
     return figure
