@@ -252,3 +252,17 @@ def test_links_escape_titles_and_paths():
     assert views.links({"a<b": "x.html", "c": 'y".html'}) == (
         '<ul><li><a href="x.html">a&lt;b</a></li><li><a href="y&quot;.html">c</a></li></ul>'
     )
+
+
+def test_an_mse_axis_starts_nine_decades_below_its_top_and_marks_bars_below_as_zero():
+    import matplotlib.pyplot as plt
+
+    from forecastlab.views import _floor
+
+    figure, ax = plt.subplots()
+    ax.bar([0, 1, 2], [1e-25, 1e-4, 1e-2])
+    ax.set_yscale("log")
+    _floor(ax, 1e-2)
+    assert ax.get_ylim()[0] == pytest.approx(1e-11)
+    assert [(text.get_text(), text.get_position()[0]) for text in ax.texts] == [("~0", 0)]
+    plt.close(figure)

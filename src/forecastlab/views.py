@@ -194,12 +194,14 @@ def mse_figure(runs: Sequence[Run]) -> Figure | None:
     )
     width = 0.8 / len(windows)
     for ax, kind in zip(axes[:, 0], kinds, strict=True):
+        tops: list[float] = []
         shown = [a for a in archs if any(r["arch"] == a and kind in scores(r) for r in runs)]
         for offset, window in enumerate(windows):
             here = {run["arch"]: run for run in runs if run["window"] == window}
             positions = [i + (offset - (len(windows) - 1) / 2) * width for i in range(len(shown))]
             mse = [_mse(here.get(a), kind) for a in shown]
             means = np.array([m["mean"] for m in mse])
+            tops += [m["high"] if np.isfinite(m["high"]) else m["mean"] for m in mse]
             bars = ax.bar(
                 positions,
                 means,
@@ -232,8 +234,24 @@ def mse_figure(runs: Sequence[Run]) -> Figure | None:
                 )
         ax.set_xticks(range(len(shown)), shown, rotation=30, ha="right")
         ax.set(yscale="log", ylabel="test MSE", title=f"Forecasts of the {kind}")
-        ax.legend(fontsize="small", ncol=2)
+        _floor(ax, np.nanmax(tops))
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))  # off the bars
     return finished(figure)
+
+
+def _floor(ax: Axes, top: float, decades: int = 9) -> None:
+    """Start a log axis `decades` below `top`: an MSE of float rounding (a seasonal naive
+    forecast of an exact sine, 1e-25) would squash every other bar. Bars that end below
+    the floor are labelled "~0" there, and a whisker whose lower end is not positive
+    (a wide interval of a small mean) runs to it."""
+    floor = top * 10.0**-decades
+    if ax.get_ylim()[0] >= floor:
+        return
+    ax.set_ylim(bottom=floor)
+    for bar in ax.patches:
+        if 0 <= bar.get_height() < floor:
+            x = bar.get_x() + bar.get_width() / 2
+            ax.text(x, floor, "~0", ha="center", va="bottom", fontsize="x-small")
 
 
 def _mse(run: Run | None, kind: str) -> dict[str, float]:
