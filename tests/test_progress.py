@@ -1,6 +1,8 @@
 import json
+import re
+from pathlib import Path
 
-from forecastlab.progress import clock, job_name, job_summary, progress_line, time_left
+from forecastlab.progress import VERBS, clock, job_name, job_summary, progress_line, time_left
 
 
 def write(path, payload):
@@ -88,3 +90,13 @@ def test_progress_line_aligns_the_count_to_the_total():
     assert progress_line(3, 3, 2.0, "done", "index report rendered", None) == (
         "[3/3 0:02 elapsed, done] index report rendered"
     )
+
+
+def test_every_rule_that_makes_something_says_what_it_did():
+    workflow = Path(__file__).parents[1] / "workflow" / "rules"
+    rules = {
+        name
+        for path in workflow.glob("*.smk")
+        for name in re.findall(r"^rule (\w+):", path.read_text(), flags=re.MULTILINE)
+    }
+    assert rules and rules <= VERBS.keys(), rules - VERBS.keys()

@@ -25,6 +25,7 @@ VERBS = {
     "summarize_results": "results summarized",
     "track_models": "seed runs nested under one MLflow run per model",
     "report_study": "report rendered",
+    "report_computations": "computations report rendered",
     "report_index": "index report rendered",
 }
 # The workflow's target rules (all, all_windows, ...) make nothing themselves.
