@@ -7,7 +7,8 @@ counted). Every rule writes a Snakemake benchmark file per job (benchmarks/, its
 and `cpu_time`); this script adds them up per rule, charges the train and verify jobs the
 CPU of the fork server's children that ran them (logs/forkserver.log), and gives the
 run's whole CPU time (Snakemake and the fork server included) and the pure training time
-(history.json's `train_seconds`) with its share of the wall. It writes the table to
+(history.json's `train_seconds`) with its share of the wall, and the slowest model's
+evaluation (its train log's "evaluated in" line). It writes the table to
 bench/results/pipeline.json and as Markdown to stdout.
 
     python bench/pipeline.py [--studies sine random_walk] [--seeds 1] [--cores 2] [--here]
@@ -99,6 +100,17 @@ def training_seconds(root: Path) -> float:
     )
 
 
+def evaluation_seconds(root: Path) -> dict[str, float]:
+    """Each model's evaluation time, every mode included, from its train job's log
+    ("<model>: evaluated in X s"): the train job evaluates the model it trained."""
+    pattern = re.compile(r"(\S+): evaluated in ([\d.]+) s")
+    return {
+        name: float(seconds)
+        for path in sorted(root.glob("logs/train/**/*.log"))
+        for name, seconds in pattern.findall(path.read_text())
+    }
+
+
 def table(
     rules: dict[str, list[dict[str, float]]],
     forked: dict[str, float],
@@ -106,6 +118,7 @@ def table(
     cpu: float,
     own_cpu: dict[str, float],
     training: float,
+    evaluations: dict[str, float],
 ) -> list[str]:
     """The per-rule Markdown table and a summary line. A rule's CPU seconds are its jobs'
     (benchmark files) plus those of its jobs' fork-server children (`forked`); `cpu` is
@@ -131,6 +144,13 @@ def table(
         summary += (
             f"; pure training {training:.0f} s ({training / wall:.0%} of the wall, "
             f"{training / max(cpu, 1e-9):.0%} of the CPU)"
+        )
+    if evaluations:
+        slowest = max(evaluations, key=evaluations.__getitem__)
+        summary += (
+            f". Evaluation (every mode of a model, in its train job) "
+            f"{sum(evaluations.values()):.0f} s for {len(evaluations)} models, "
+            f"the slowest {evaluations[slowest]:.1f} s ({slowest})"
         )
     return [*lines, summary + "."]
 
@@ -192,8 +212,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: the pipeline failed (exit {snakemake.returncode})", file=sys.stderr)
             return 1
         rules, forked, training = job_figures(root), forked_cpu(root), training_seconds(root)
+        evaluations = evaluation_seconds(root)
 
-    lines = table(rules, forked, wall, cpu, own_cpu, training)
+    lines = table(rules, forked, wall, cpu, own_cpu, training, evaluations)
     print("\n".join(lines))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(
@@ -207,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
                 "forked_cpu_seconds": forked,
                 "own_cpu_seconds": own_cpu,
                 "training_seconds": training,
+                "evaluation_seconds": evaluations,
                 "rules": rules,
                 "table": lines,
             },
