@@ -109,19 +109,20 @@ MODE_ARCHS = ["rnn3", "lstm", "gru"]
 HP3 = dict(HP, units=3)
 
 
-def stepwise_reference(model, arch, series, resets):
-    """A stateful batch-1 model fed one value per call, its state reset to zero before
-    each step in `resets`: series (T,) -> predictions (T,), hidden states (T, units).
+def stepwise_reference(model, arch, series, resets, hp=HP3):
+    """A stateful batch-1 model of `arch` (hyperparameters `hp`, `model`'s weights) fed one
+    value per call, its state reset to zero before each step in `resets`: series (T,) ->
+    predictions (T,), hidden states (T, units).
 
     `predict_on_batch` (about 1 ms a step) rather than `predict` (about 90 ms) keeps the
     reference fast; both carry the state the same way.
     """
     import keras
 
-    stateful = copy_weights(model, build_model(arch, HP3, 1, batch_size=1, stateful=True))
+    stateful = copy_weights(model, build_model(arch, hp, 1, batch_size=1, stateful=True))
     probe = keras.Model(
         stateful.inputs,
-        [stateful.outputs[0], stateful.get_layer(hidden_layer(plan(arch, HP3, 1))).output],
+        [stateful.outputs[0], stateful.get_layer(hidden_layer(plan(arch, hp, 1))).output],
     )
     predictions, hidden = [], []
     for step, value in enumerate(series):

@@ -254,8 +254,43 @@ def test_summary_has_every_mode_and_the_stateful_answer(repo):
             assert v["seeds"] == "2"
         significant = float(v["stateful p (DM)"]) < 0.05
         assert (v["stateful is"] != "no significant difference") == significant
-        if significant:
-            assert v["stateful is"] == ("worse" if ratio > 1 else "better")
+        if significant:  # the sign of the seed-averaged differential, not of the ratio
+            worse = float(v["stateful MSE"]) > float(v["stateless MSE"])
+            assert v["stateful is"] == ("worse" if worse else "better")
+
+
+@pytest.mark.parametrize("arch", ["rnn1", "stateful_rnn1"])
+def test_every_metric_equals_keras_called_the_tutorials_way(repo, arch):
+    """The one-call evaluation against the straightforward one, on the trained models:
+    Keras's predict on the test windows, and the tutorial's stateful batch-1 model fed one
+    value per call; every point metric within 1e-6 relative."""
+    import keras
+
+    from forecastlab.config import load_yaml, validate_params
+    from tests.test_evaluation import stepwise_reference
+
+    params = validate_params(
+        load_yaml(repo / "params.yaml"), load_yaml(REPO / "workflow/schemas/params.schema.yaml")
+    )
+    hp = params["studies"]["sine"]["models"][arch]
+    for length in (2, 5):
+        run = f"sine/w{length}/{arch}/seed7"
+        model = keras.models.load_model(repo / f"models/{run}/model.keras", compile=False)
+        arrays = np.load(repo / f"results/eval/{run}/predictions.npz")
+        modes = json.loads((repo / f"results/eval/{run}/eval.json").read_text())["modes"]
+        windows = np.load(repo / f"data/windows/sine/w{length}.npz")
+        targets = windows["test_targets_next"]
+        steps, _ = stepwise_reference(model, arch, arrays["test_series"], {0}, hp)
+        straightforward = {
+            "stateless": model.predict(windows["test_inputs"], verbose=0)[:, 0],
+            # The forecast of the value at position p is the one made after step p - 1.
+            "stateful": steps[arrays["target_positions"] - 1],
+        }
+        for mode, forecasts in straightforward.items():
+            errors = forecasts.astype(np.float64) - targets
+            expected = {"mse": np.mean(errors**2), "mae": np.mean(np.abs(errors))}
+            for metric, value in expected.items():
+                assert modes[mode][metric] == pytest.approx(value, rel=1e-6), (run, mode, metric)
 
 
 def test_study_report_and_index(repo):
