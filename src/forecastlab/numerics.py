@@ -2,6 +2,16 @@
 x86-64 machine with AVX2 and FMA (Intel since 2013, AMD since 2015), and the fingerprint
 of the environment that decides them.
 
+Three things make TensorFlow's CPU numbers depend on the processor, and each is pinned
+here (docs/numerics.md lists every op checked):
+
+1. Code paths chosen by instruction set (the environment below).
+2. Eigen's matrix-product blocking, sized from the cache sizes CPUID reports
+   (`pin_eigen_caches`).
+3. Approximate reciprocals: Eigen's `Rsqrt` and `Reciprocal` kernels start from the
+   `rsqrtps`/`rcpps` instructions, whose bits differ between vendors
+   (`pin_reciprocals`).
+
 TensorFlow's CPU kernels choose code paths by the processor's instruction set: its matrix
 products (oneDNN's sgemm, also behind the Eigen contractions) are compiled at run time
 for the widest vector unit found, and with `TF_ENABLE_ONEDNN_OPTS` its graph rewrites add
@@ -13,17 +23,28 @@ each setting changes and what the pin costs.
 
 Importing `forecastlab` calls `pin_environment()`, before any TensorFlow import, and
 overrides whatever the user's environment says; processes started from a pinned one
-(every Snakemake job) inherit it from the start.
+(every Snakemake job) inherit it from the start. It also arranges for the other two pins
+to be applied the moment TensorFlow finishes importing, before it can run an operation,
+so every process that imports forecastlab computes pinned, whatever it does next.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import hashlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import os
 import platform
+import re
 import sys
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
+
+from forecastlab.elf import data_objects, load_bias, mapped_libraries
 
 # Read by TensorFlow, oneDNN and numpy when they load: set before any of them is imported.
 PINNED_ENVIRONMENT = {
@@ -37,6 +58,7 @@ PINNED_ENVIRONMENT = {
 # Thread pools of one: reductions split across threads sum in an order that depends on
 # how many there are. Jobs run side by side instead (Snakemake's --cores).
 THREADS = 1
+RECIPROCALS = "exact: grappler arithmetic optimization off, rsqrt as 1 / sqrt"
 BASELINE = "x86-64 AVX2+FMA (oneDNN AVX2, numpy X86_V3), TF graph rewrites off, 1 thread"
 
 # The instruction-set extensions the fingerprint lists, when /proc/cpuinfo has them.
@@ -44,9 +66,24 @@ _ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_til
 _PACKAGES = ("tensorflow", "tensorflow-cpu", "keras", "numpy")
 _LOCK = Path(__file__).resolve().parents[2] / "requirements.lock"
 
+# Eigen reads the L1, L2 and L3 sizes through CPUID once per process (queryCacheSizes) into
+# a function-local static of manage_caching_sizes, and evaluateProductBlockingSizesHeuristic
+# splits products by them: a product of depth 600 is summed in blocks of 288 with a 32 KiB
+# L1 and of 432 with 48 KiB, so two processors sum in another order. TensorFlow's MatMul
+# contractions and tf.linalg.qr (behind Keras's Orthogonal initializer) go through it, and
+# no setting overrides it. The pinned sizes are Eigen's own x86 defaults, what it assumes
+# when CPUID says nothing; 32 KiB is also the commonest x86 L1d (Intel to Skylake, AMD Zen
+# 1 to 4), so most machines block as they would unpinned.
+EIGEN_CACHE_SIZES = (32 * 1024, 256 * 1024, 2 * 1024 * 1024)
+_EIGEN_STATIC = "8internal20manage_caching_sizesENS_6ActionEPlS2_S2_E12m_cacheSizes"
+_EIGEN_CACHES = re.compile(rf"_ZZN\d+\w+?{_EIGEN_STATIC}")  # also TF-Lite's EigenForTFLite
+# The libraries of the locked wheel that hold the static: a build without it there (other
+# symbol names, a stripped library) would run unpinned, so it is refused.
+EIGEN_LIBRARIES = ("libtensorflow_cc.so.2", "libtensorflow_framework.so.2")
+
 
 class NumericsNotPinned(RuntimeError):
-    """TensorFlow was loaded before the pin, with settings of its own."""
+    """TensorFlow was loaded before the pin, with settings of its own, or cannot be pinned."""
 
 
 def pin_environment() -> None:
@@ -66,6 +103,153 @@ def pin_environment() -> None:
             f"(it saw {unpinned}); import forecastlab first"
         )
     os.environ.update(PINNED_ENVIRONMENT)
+    if "tensorflow" in sys.modules:
+        pin_tensorflow()
+    elif not any(isinstance(finder, _PinOnImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _PinOnImport())
+
+
+@functools.cache
+def eigen_statics(library: Path) -> list[tuple[int, int]]:
+    """Where `library` keeps Eigen's cache sizes: for each copy of the static, the address
+    of its three sizes (bytes, as ptrdiff_t) and of its initialisation guard, relative to
+    the library's load base. Empty for a library without Eigen."""
+    found = []
+    for sizes in data_objects(library, _EIGEN_CACHES, 24):
+        guard_name = re.compile(re.escape("_ZGV" + sizes.name[2:]))
+        guards = data_objects(library, guard_name, 8)
+        if len(guards) != 1:
+            raise NumericsNotPinned(f"{library}: no initialisation guard for {sizes.name}")
+        found.append((sizes.address, guards[0].address))
+    return found
+
+
+def pin_eigen_caches(maps_path: Path = Path("/proc/self/maps")) -> dict[str, int]:
+    """Write EIGEN_CACHE_SIZES into Eigen's cache static in every TensorFlow library this
+    process has loaded, and mark it initialised so that Eigen never queries CPUID. Returns
+    how many copies each library holds.
+
+    Raises NumericsNotPinned if a library of EIGEN_LIBRARIES is not loaded or holds no such
+    static (another TensorFlow build), or if Eigen already sized a product with other
+    caches in this process (an operation ran before the pin).
+    """
+    import tensorflow
+
+    folder = Path(tensorflow.__file__).resolve().parent
+    pinned: dict[str, int] = {}
+    for library, mapped_at in mapped_libraries(maps_path.read_text(), folder).items():
+        statics = eigen_statics(library)
+        bias = load_bias(library, mapped_at) if statics else 0
+        for sizes_at, guard_at in statics:
+            sizes = (ctypes.c_int64 * 3).from_address(bias + sizes_at)
+            guard = ctypes.c_uint8.from_address(bias + guard_at)
+            if guard.value and tuple(sizes) != EIGEN_CACHE_SIZES:
+                raise NumericsNotPinned(
+                    f"{library.name}: Eigen already sized its products by this processor's "
+                    f"caches {tuple(sizes)} before the pin; import forecastlab before running "
+                    "any TensorFlow operation"
+                )
+            sizes[:] = EIGEN_CACHE_SIZES
+            guard.value = 1
+        if statics:
+            pinned[library.name] = len(statics)
+    missing = [name for name in EIGEN_LIBRARIES if name not in pinned]
+    if missing:
+        raise NumericsNotPinned(
+            f"TensorFlow {tensorflow.__version__} in {folder}: Eigen's cache static "
+            f"(_ZZN5Eigen{_EIGEN_STATIC}) not found in {', '.join(missing)}; forecastlab "
+            f"pins the numerics of the build in requirements.lock only"
+        )
+    return pinned
+
+
+def eigen_cache_pin(maps_path: Path = Path("/proc/self/maps")) -> str:
+    """The fingerprint's record of the cache pin: the pinned sizes and "pinned" where every
+    loaded copy of Eigen's static holds them (in a process without TensorFlow: where the
+    installed libraries hold the static, since every process that loads them pins it or
+    refuses to run), else what is not pinned."""
+    kib = " ".join(f"L{level} {size // 1024}K" for level, size in enumerate(EIGEN_CACHE_SIZES, 1))
+    spec = importlib.util.find_spec("tensorflow")
+    if spec is None or spec.origin is None:
+        return f"{kib}, no TensorFlow"
+    folder = Path(spec.origin).resolve().parent
+    if "tensorflow" not in sys.modules:
+        missing = [name for name in EIGEN_LIBRARIES if not eigen_statics(folder / name)]
+        return f"{kib}, NOT pinnable in {' '.join(missing)}" if missing else f"{kib}, pinned"
+    unpinned = []
+    for library, mapped_at in mapped_libraries(maps_path.read_text(), folder).items():
+        bias = load_bias(library, mapped_at)
+        for sizes_at, _ in eigen_statics(library):
+            if tuple((ctypes.c_int64 * 3).from_address(bias + sizes_at)) != EIGEN_CACHE_SIZES:
+                unpinned.append(library.name)
+    return f"{kib}, NOT pinned in {' '.join(unpinned)}" if unpinned else f"{kib}, pinned"
+
+
+def pin_tensorflow() -> None:
+    """Pin what TensorFlow computes with once it is loaded: Eigen's cache sizes and the
+    graph rewrites that would bring approximate reciprocals back."""
+    pin_eigen_caches()
+    pin_reciprocals()
+
+
+def exact_rsqrt(x, name=None):  # noqa: ANN001, ANN201  (TensorFlow's signature)
+    """1 / sqrt(x) from two correctly rounded operations, where TensorFlow's Rsqrt kernel
+    starts from the approximate rsqrtps instruction. DivNoNan, since no grappler pass turns
+    it into Reciprocal or Rsqrt (x = 0 gives 0, not inf; every caller here adds an epsilon)."""
+    import tensorflow as tf
+
+    with tf.name_scope(name or "exact_rsqrt"):
+        return tf.math.divide_no_nan(tf.ones_like(x), tf.math.sqrt(x))
+
+
+def pin_reciprocals() -> None:
+    """Keep the approximate reciprocal kernels out of what TensorFlow computes.
+
+    With EIGEN_FAST_MATH, Eigen's Rsqrt and Reciprocal kernels (and Softmax, which calls
+    the latter) start each full 8-wide packet from rsqrtps/rcpps plus one Newton step, and
+    those instructions' bits differ between processor vendors (tensorflow/tensorflow#56529,
+    #123551). Two sources put them in this project's graphs:
+
+    - grappler's arithmetic optimizer rewrites Div(x, Sqrt(y)) into Mul(x, Rsqrt(y))
+      (RMSprop's update) and Pow(x, -0.5) into Rsqrt: it is turned off, through TF's public
+      switch;
+    - LayerNormalization (Keras calls tf.math.rsqrt) and BatchNormalization
+      (tf.nn.batch_normalization calls math_ops.rsqrt): both names are pointed at
+      exact_rsqrt. This is a patch of TensorFlow, checked here and by
+      tests/test_numerics.py against the numbers numpy computes correctly rounded.
+    """
+    import tensorflow as tf
+    from tensorflow.python.ops import math_ops
+
+    tf.config.optimizer.set_experimental_options({"arithmetic_optimization": False})
+    if not hasattr(math_ops, "rsqrt") or not hasattr(tf.math, "rsqrt"):
+        raise NumericsNotPinned(
+            f"TensorFlow {tf.__version__}: math_ops.rsqrt or tf.math.rsqrt is gone; "
+            "forecastlab pins the numerics of the build in requirements.lock only"
+        )
+    math_ops.rsqrt = tf.math.rsqrt = exact_rsqrt
+
+
+class _PinOnImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Runs pin_tensorflow() right after `import tensorflow` has executed, before any
+    caller can run an operation: TensorFlow's libraries are loaded by then."""
+
+    def find_spec(self, name: str, path=None, target=None):  # noqa: ANN001
+        if name != "tensorflow":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None:
+            self._loader, spec.loader = spec.loader, self
+        return spec
+
+    def create_module(self, spec):  # noqa: ANN001
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        module.__spec__.loader = self._loader
+        self._loader.exec_module(module)
+        sys.meta_path[:] = [finder for finder in sys.meta_path if finder is not self]
+        pin_tensorflow()
 
 
 def configure(seed: int) -> None:
@@ -150,6 +334,8 @@ def fingerprint() -> dict[str, str]:
     return {
         **_cpu(cpuinfo),
         "cpu_caches": _caches(),
+        "eigen_caches": eigen_cache_pin(),
+        "reciprocals": RECIPROCALS,
         "machine": platform.machine(),
         "baseline": BASELINE,
         "pinned": " ".join(f"{key}={value}" for key, value in PINNED_ENVIRONMENT.items()),

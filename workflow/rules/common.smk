@@ -63,7 +63,7 @@ def script(name):
 def library(*modules):
     """Library modules a script imports, listed as inputs for the same reason (every
     import of the library pins the numerics first)."""
-    return [f"src/forecastlab/{module}.py" for module in ("__init__", "cli", "io", "numerics", *modules)]
+    return [f"src/forecastlab/{module}.py" for module in ("__init__", "cli", "elf", "io", "numerics", *modules)]
 
 
 def study_seed(wildcards):
