@@ -5,7 +5,10 @@ their settings once, at load. The models are default-params ones, built from par
 through the library as the pipeline builds them. Settings:
 
 - pinned: forecastlab's pin (forecastlab.numerics), as every pipeline job runs;
-- TF defaults: oneDNN's graph rewrites on and no instruction-set cap (before the pin);
+- TF defaults: TensorFlow as shipped: oneDNN's graph rewrites on, no instruction-set cap,
+  Eigen's caches as CPUID reports them, approximate reciprocals;
+- caches unpinned: the pin without fixing Eigen's cache sizes;
+- reciprocals unpinned: the pin with Keras's RMSprop and TensorFlow's Rsqrt as shipped;
 - rewrites on: the pin with TF_ENABLE_ONEDNN_OPTS=1;
 - AVX-512 allowed: the pin without the ISA cap (what this machine would pick);
 - SSE4.1 only: the pin capped lower, as a machine without AVX2 would compute;
@@ -14,7 +17,7 @@ through the library as the pipeline builds them. Settings:
 A setting that gives the pinned weights bit for bit changes nothing; one that does not is
 a source of machine-dependent numbers that the pin removes. Usage:
 
-    python bench/numerics_pin.py [--models random_walk/w20/relu_rnn sine/w10/lstm]
+    python bench/numerics_pin.py [--models random_walk/w20/relu_rnn sine/w10/lstm ...]
         [--epochs N] [--output bench/results/numerics_pin.json]
 """
 
@@ -32,7 +35,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SETTINGS: dict[str, dict[str, str | None]] = {
     "pinned": {},
-    "TF defaults": {"ONEDNN_MAX_CPU_ISA": None, "TF_ENABLE_ONEDNN_OPTS": None},
+    "TF defaults": {
+        "ONEDNN_MAX_CPU_ISA": None,
+        "TF_ENABLE_ONEDNN_OPTS": None,
+        "caches": "unpinned",
+        "reciprocals": "unpinned",
+    },
+    "caches unpinned": {"caches": "unpinned"},
+    "reciprocals unpinned": {"reciprocals": "unpinned"},
     "rewrites on": {"TF_ENABLE_ONEDNN_OPTS": "1"},
     "AVX-512 allowed": {"ONEDNN_MAX_CPU_ISA": None},
     "SSE4.1 only": {"ONEDNN_MAX_CPU_ISA": "SSE41"},
@@ -79,6 +89,11 @@ def child(setting: str, name: str, epochs: int | None) -> dict:
 
     overrides = dict(SETTINGS[setting])
     numerics.THREADS = int(overrides.pop("threads", numerics.THREADS))
+    # Deliberately unpinned, before TensorFlow is imported (which applies these pins).
+    if overrides.pop("caches", None):
+        numerics.pin_eigen_caches = lambda: {}
+    if overrides.pop("reciprocals", None):
+        numerics.pin_rsqrt = numerics.pin_rmsprop = lambda: None
     for key, value in overrides.items():  # deliberately unpinned: what is being measured
         if value is None:
             os.environ.pop(key, None)
@@ -113,7 +128,17 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--models", nargs="+", default=["random_walk/w20/relu_rnn", "sine/w10/lstm"]
+        "--models",
+        nargs="+",
+        default=[
+            "random_walk/w20/relu_rnn",
+            "sine/w10/lstm",
+            "sine/w10/rnn3",
+            "synthetic/w50/gru",
+            "synthetic/w50/ln_rnn",
+            "synthetic/w50/bn_rnn",
+            "synthetic/w50/wavenet",
+        ],
     )
     parser.add_argument("--epochs", type=int, help="train this many epochs instead of params'")
     parser.add_argument("--output", default="bench/results/numerics_pin.json")

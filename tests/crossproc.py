@@ -2,7 +2,8 @@
 
 Run as `python -m tests.crossproc [--unpin-caches]`: it trains MODELS, each through the
 library as the pipeline trains it, and prints one JSON object {model: sha256 of its
-weights and of its predictions}. tests/test_crossproc.py runs it natively, under the
+weights and of its predictions}, plus CONTROL, a digest of TensorFlow's approximate Rsqrt
+kernel that the pin keeps out of the models. tests/test_crossproc.py runs it natively, under the
 CPUID cache shim and under qemu, and compares. The sizes are chosen to reach what depends
 on the processor: batches of 600 make the weight gradients products of depth 600, which
 Eigen splits by the L1 size (288 at 32 KiB, 432 at 48 KiB, none at 96 KiB); 120 relu
@@ -19,6 +20,7 @@ import json
 import numpy as np
 
 LENGTH, HORIZON = 8, 3
+CONTROL = "control: approximate rsqrt kernel"
 # name: (architecture, its hyperparameters over the schema's defaults). Together: every
 # layer kind and both optimizers of the default params, and stateful training.
 MODELS: dict[str, tuple[str, dict]] = {
@@ -92,6 +94,16 @@ def train_all(names: list[str]) -> dict[str, str]:
     return digests
 
 
+def approximate_rsqrt() -> str:
+    """The digest of TensorFlow's own Rsqrt kernel (unpinned) on 4096 values: it starts
+    from the rsqrtps instruction, so it differs on a processor whose approximation has
+    other bits (the control that shows another processor is being emulated)."""
+    from tensorflow.python.ops import gen_math_ops
+
+    values = np.linspace(0.5, 100.0, 4096, dtype="float32")
+    return hashlib.sha256(gen_math_ops.rsqrt(values).numpy().tobytes()).hexdigest()[:16]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS))
@@ -105,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.unpin_caches:
         numerics.pin_eigen_caches = lambda: {}
-    print(json.dumps(train_all(args.models)))
+    print(json.dumps({**train_all(args.models), CONTROL: approximate_rsqrt()}))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from tests.conftest import REPO
 
@@ -118,3 +121,143 @@ def test_the_fingerprint_names_the_processor_its_instruction_sets_and_caches(tmp
     assert _caches(tmp_path) == "L1d 32K L2 1024K"
     assert _caches(tmp_path / "missing") == ""
     assert {"cpu", "cpu_id", "cpu_isa", "cpu_caches", "lock_sha256"} <= set(fingerprint())
+
+
+# What TensorFlow's CPU kernels may run that depends on the processor beyond the ISA: the
+# approximate reciprocals (Eigen's prsqrt/preciprocal) and the kernels that call them.
+APPROXIMATE_OPS = {"Rsqrt", "Reciprocal", "Inv", "Softmax", "LogSoftmax"}
+
+
+def graph_op_types(function) -> set[str]:
+    """The op types of a traced tf.function, its nested functions (loop bodies) included."""
+    graph = function.graph.as_graph_def()
+    types = {node.op for node in graph.node}
+    for nested in graph.library.function:
+        types |= {node.op for node in nested.node_def}
+    return types
+
+
+def test_eigen_caches_are_pinned_in_every_tensorflow_library_when_it_loads():
+    import tensorflow as tf  # after forecastlab (conftest), so the pin ran at this import
+
+    from forecastlab import numerics
+
+    tf.linalg.matmul(tf.ones((8, 600)), tf.ones((600, 8)))  # Eigen has sized a product
+    assert numerics.eigen_cache_pin() == "L1 32K L2 256K L3 2048K, pinned"
+    assert set(numerics.EIGEN_LIBRARIES) <= set(numerics.pin_eigen_caches())
+    assert fingerprint_of_this_process()["eigen_caches"] == "L1 32K L2 256K L3 2048K, pinned"
+
+
+def fingerprint_of_this_process() -> dict[str, str]:
+    from forecastlab.numerics import fingerprint
+
+    return fingerprint()
+
+
+def test_an_operation_run_before_the_pin_is_refused():
+    # The pinned environment (inherited), but TensorFlow imported and used before
+    # forecastlab: Eigen has read this processor's caches, which no later pin can undo.
+    code = (
+        "import tensorflow as tf; tf.linalg.matmul(tf.ones((8, 600)), tf.ones((600, 8))); "
+        "import forecastlab"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert (
+        "forecastlab.numerics.NumericsNotPinned: libtensorflow_cc.so.2: Eigen already sized "
+        "its products by this processor's caches (" in done.stderr
+    ), done.stderr[-2000:]
+    assert "before the pin; import forecastlab before running any TensorFlow operation" in (
+        done.stderr
+    )
+
+
+def test_a_tensorflow_build_without_eigens_static_is_refused_naming_it(tmp_path):
+    import tensorflow as tf
+
+    from forecastlab.numerics import NumericsNotPinned, pin_eigen_caches
+
+    no_libraries = tmp_path / "maps"
+    no_libraries.write_text("")
+    with pytest.raises(NumericsNotPinned) as refused:
+        pin_eigen_caches(no_libraries)
+    assert str(refused.value) == (
+        f"TensorFlow {tf.__version__} in {Path(tf.__file__).resolve().parent}: Eigen's cache "
+        "static (_ZZN5Eigen8internal20manage_caching_sizesENS_6ActionEPlS2_S2_E12m_cacheSizes) "
+        "not found in libtensorflow_cc.so.2, libtensorflow_framework.so.2; forecastlab pins "
+        "the numerics of the build in requirements.lock only"
+    )
+
+
+def test_no_approximate_reciprocal_reaches_what_the_models_compute():
+    import numpy as np
+    import tensorflow as tf
+    from tensorflow.python.ops import gen_math_ops
+
+    values = np.linspace(0.5, 100.0, 4099, dtype="float32")
+    other = np.linspace(-3.0, 7.0, 4099, dtype="float32")
+    exact = np.float32(1) / np.sqrt(values)
+    # The control: TensorFlow's own Rsqrt kernel is approximate, so these could fail.
+    assert (gen_math_ops.rsqrt(values).numpy() != exact).sum() > 100
+    assert np.array_equal(tf.math.rsqrt(values).numpy(), exact)
+    assert np.array_equal(tf.function(tf.math.rsqrt)(values).numpy(), exact)
+    # Grappler rewrites x / sqrt(y) into x * rsqrt(y) (the control), but not DivNoNan,
+    # which RMSprop's update divides with.
+    divided = tf.function(lambda x, y: x / tf.sqrt(y))(other, values).numpy()
+    assert not np.array_equal(divided, other / np.sqrt(values))
+    divided = tf.function(lambda x, y: tf.math.divide_no_nan(x, tf.sqrt(y)))(other, values)
+    assert np.array_equal(divided.numpy(), other / np.sqrt(values))
+
+
+def test_rmsprops_update_divides_exactly_in_a_traced_step():
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    weights = np.linspace(-1.0, 1.0, 4099, dtype="float32")
+    gradient = np.linspace(0.3, -2.0, 4099, dtype="float32")
+    variable = keras.Variable(weights)
+    optimizer = keras.optimizers.RMSprop(learning_rate=0.01)
+    optimizer.build([variable])
+    tf.function(lambda g: optimizer.apply([g], [variable]))(tf.constant(gradient))
+    # Keras's update, in float32 as it computes it, with a correctly rounded division.
+    rho, epsilon, lr = 0.9, optimizer.epsilon, np.float32(0.01)
+    velocity = np.float32(rho) * np.zeros_like(gradient) + np.float32(1 - rho) * gradient**2
+    expected = weights - (lr * gradient) / np.sqrt(velocity + np.float32(epsilon))
+    assert np.array_equal(variable.numpy(), expected)
+
+
+def test_no_layer_kind_or_optimizer_traces_an_approximate_op():
+    import keras
+    import tensorflow as tf
+
+    from forecastlab.models import build_model, compile_model
+    from tests.conftest import TINY_HORIZON, TINY_LENGTH, TINY_MODELS, tiny_model_hp
+
+    traced = {}
+    # Every layer kind with Adam; RMSprop's update on one model is the same ops for any
+    # (its division is checked in the test above: grappler's rewrite happens after tracing).
+    cases = [(arch, "adam") for arch in TINY_MODELS] + [("bn_rnn", "rmsprop")]
+    for arch, optimizer in cases:
+        hp = {**tiny_model_hp(arch), "optimizer": optimizer}
+        model = compile_model(build_model(arch, hp, TINY_LENGTH, horizon=TINY_HORIZON), hp)
+        if not model.trainable_variables:
+            continue
+        inputs = keras.ops.ones((16, TINY_LENGTH, 1))
+
+        @tf.function
+        def step(x, model=model):
+            with tf.GradientTape() as tape:
+                predictions = model(x, training=True)
+                loss = tf.reduce_mean(tf.square(predictions))
+            gradients = tape.gradient(loss, model.trainable_variables)
+            model.optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
+            return model(x, training=False)
+
+        traced[(arch, optimizer)] = graph_op_types(step.get_concrete_function(inputs))
+    assert len(traced) >= 18
+    assert {
+        key: types & APPROXIMATE_OPS for key, types in traced.items() if types & APPROXIMATE_OPS
+    } == {}
+    # The check sees inside recurrent loops: the LayerNorm cell's exact rsqrt is there.
+    assert "DivNoNan" in traced[("ln_rnn", "adam")] and "DivNoNan" in traced[("bn_rnn", "adam")]

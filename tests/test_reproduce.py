@@ -7,7 +7,15 @@ import sys
 
 import pytest
 
-from forecastlab.reproduce import compare, compare_value, read_rows, select
+from forecastlab.reproduce import (
+    changed_verdicts,
+    compare,
+    compare_value,
+    inside_spread,
+    read_rows,
+    seed_spreads,
+    select,
+)
 from tests.conftest import make_pipeline_copy, run, tiny_params
 
 ROWS = [
@@ -111,6 +119,7 @@ def test_reproduction_check_on_a_tiny_pipeline(tmp_path):
         f"{total} bitwise equal, 0 equal within rtol 1e-06, 0 different"
     ), lines[-1]
     assert "fingerprints differ" not in untouched.stdout
+    assert "stateful verdicts of 1 model(s) with every seed rerun: 0 changed" in untouched.stdout
 
     # One stored metric altered: the check fails and names it with both values. (The kept
     # copy is reused, so nothing is retrained.)
@@ -132,8 +141,53 @@ def test_reproduction_check_on_a_tiny_pipeline(tmp_path):
         in " ".join(altered.stdout.split())
     )
     assert altered.stdout.splitlines()[-1].endswith(", 1 different")
+    assert "statistically: " in altered.stdout and " of the 1 metrics that differ" in altered.stdout
 
     # An unknown selection stops before any work, naming it.
     unknown = reproduce(repo, "sine/w3/rnn1")
     assert unknown.returncode == 2
     assert f"error: {summary}: 'sine/w3/rnn1' names no model" in unknown.stderr
+
+
+SEEDS = [
+    dict(ROWS[0], seed="7", mse="0.5"),
+    dict(ROWS[0], seed="8", mse="0.7"),
+    dict(ROWS[0], seed="9", mse="0.6"),
+    dict(ROWS[2], seed="7", mse="2.0"),
+]
+
+
+def test_a_differing_metric_is_inside_the_spread_of_its_models_committed_seeds():
+    spreads = seed_spreads(SEEDS)
+    assert spreads[("sine", "2", "rnn1", "stateless", "mse")] == (0.5, 0.7, 3)
+
+    def record(model, value):
+        return {"model": model, "mode": "stateless", "metric": "mse", "reproduced": value}
+
+    assert inside_spread(record("sine/w2/rnn1/seed8", "0.55"), spreads)
+    assert inside_spread(record("sine/w2/rnn1/seed8", "0.7"), spreads)
+    assert not inside_spread(record("sine/w2/rnn1/seed8", "0.71"), spreads)
+    assert not inside_spread(record("sine/w2/rnn1/seed8", "missing"), spreads)
+    # One seed has no spread: any difference lies outside it.
+    assert not inside_spread(record("sine/w10/lstm/seed7", "2.0"), spreads)
+
+
+def test_changed_verdicts_names_the_model_the_mode_and_both_verdicts():
+    committed = [
+        {"study": "sine", "window": "2", "architecture": "rnn1", "stateful is": "worse"},
+        {"study": "sine", "window": "10", "architecture": "gru", "stateful is": "better"},
+    ]
+    rerun = [
+        {"study": "sine", "window": 2, "architecture": "rnn1", "stateful is": "worse"},
+        {
+            "study": "sine",
+            "window": 10,
+            "architecture": "gru",
+            "stateful is": "no significant difference",
+            "warm is": "worse",
+        },
+    ]
+    assert changed_verdicts(committed, rerun) == [
+        "sine/w10/gru stateful: better -> no significant difference",
+        "sine/w10/gru warm: none -> worse",
+    ]

@@ -8,9 +8,12 @@ here (docs/numerics.md lists every op checked):
 1. Code paths chosen by instruction set (the environment below).
 2. Eigen's matrix-product blocking, sized from the cache sizes CPUID reports
    (`pin_eigen_caches`).
-3. Approximate reciprocals: Eigen's `Rsqrt` and `Reciprocal` kernels start from the
-   `rsqrtps`/`rcpps` instructions, whose bits differ between vendors
-   (`pin_reciprocals`).
+3. Approximate reciprocals: with EIGEN_FAST_MATH, Eigen's Rsqrt and Reciprocal kernels
+   (and Softmax, which calls the latter) start each full 8-wide packet from the
+   rsqrtps/rcpps instructions plus one Newton step, and those instructions' bits differ
+   between vendors (tensorflow/tensorflow#56529, #123551). The models reach them in two
+   ways, each changed as narrowly as it can be, so that other models train as before:
+   RMSprop's update (`pin_rmsprop`) and the normalization layers' rsqrt (`pin_rsqrt`).
 
 TensorFlow's CPU kernels choose code paths by the processor's instruction set: its matrix
 products (oneDNN's sgemm, also behind the Eigen contractions) are compiled at run time
@@ -36,6 +39,7 @@ import hashlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import inspect
 import os
 import platform
 import re
@@ -58,7 +62,7 @@ PINNED_ENVIRONMENT = {
 # Thread pools of one: reductions split across threads sum in an order that depends on
 # how many there are. Jobs run side by side instead (Snakemake's --cores).
 THREADS = 1
-RECIPROCALS = "exact: grappler arithmetic optimization off, rsqrt as 1 / sqrt"
+RECIPROCALS = "exact: RMSprop divides by DivNoNan, rsqrt as DivNoNan(1, sqrt)"
 BASELINE = "x86-64 AVX2+FMA (oneDNN AVX2, numpy X86_V3), TF graph rewrites off, 1 thread"
 
 # The instruction-set extensions the fingerprint lists, when /proc/cpuinfo has them.
@@ -103,10 +107,11 @@ def pin_environment() -> None:
             f"(it saw {unpinned}); import forecastlab first"
         )
     os.environ.update(PINNED_ENVIRONMENT)
-    if "tensorflow" in sys.modules:
-        pin_tensorflow()
-    elif not any(isinstance(finder, _PinOnImport) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _PinOnImport())
+    for module, pin in PIN_AFTER_IMPORT.items():
+        if module in sys.modules:
+            pin()
+    if not any(isinstance(finder, _PinAfterImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _PinAfterImport())
 
 
 @functools.cache
@@ -187,9 +192,9 @@ def eigen_cache_pin(maps_path: Path = Path("/proc/self/maps")) -> str:
 
 def pin_tensorflow() -> None:
     """Pin what TensorFlow computes with once it is loaded: Eigen's cache sizes and the
-    graph rewrites that would bring approximate reciprocals back."""
+    approximate reciprocals."""
     pin_eigen_caches()
-    pin_reciprocals()
+    pin_rsqrt()
 
 
 def exact_rsqrt(x, name=None):  # noqa: ANN001, ANN201  (TensorFlow's signature)
@@ -202,26 +207,52 @@ def exact_rsqrt(x, name=None):  # noqa: ANN001, ANN201  (TensorFlow's signature)
         return tf.math.divide_no_nan(tf.ones_like(x), tf.math.sqrt(x))
 
 
-def pin_reciprocals() -> None:
-    """Keep the approximate reciprocal kernels out of what TensorFlow computes.
+def _dividing_exactly(update_step):  # noqa: ANN001, ANN202
+    """RMSprop's update_step with its `ops.divide` as DivNoNan while it traces: grappler's
+    arithmetic optimizer rewrites Div(x, Sqrt(y)) into Mul(x, Rsqrt(y)), not DivNoNan (the
+    divisor, sqrt(velocity + epsilon), is never 0)."""
+    import keras
+    from keras.src import ops
 
-    With EIGEN_FAST_MATH, Eigen's Rsqrt and Reciprocal kernels (and Softmax, which calls
-    the latter) start each full 8-wide packet from rsqrtps/rcpps plus one Newton step, and
-    those instructions' bits differ between processor vendors (tensorflow/tensorflow#56529,
-    #123551). Two sources put them in this project's graphs:
+    def update_step_dividing_exactly(self, gradient, variable, learning_rate):  # noqa: ANN001, ANN202
+        divide, ops.divide = ops.divide, keras.ops.divide_no_nan
+        try:
+            return update_step(self, gradient, variable, learning_rate)
+        finally:
+            ops.divide = divide
 
-    - grappler's arithmetic optimizer rewrites Div(x, Sqrt(y)) into Mul(x, Rsqrt(y))
-      (RMSprop's update) and Pow(x, -0.5) into Rsqrt: it is turned off, through TF's public
-      switch;
-    - LayerNormalization (Keras calls tf.math.rsqrt) and BatchNormalization
-      (tf.nn.batch_normalization calls math_ops.rsqrt): both names are pointed at
-      exact_rsqrt. This is a patch of TensorFlow, checked here and by
-      tests/test_numerics.py against the numbers numpy computes correctly rounded.
-    """
+    update_step_dividing_exactly.divides_exactly = True
+    return update_step_dividing_exactly
+
+
+def pin_rmsprop() -> None:
+    """RMSprop's update divides by sqrt(velocity + epsilon), which grappler's arithmetic
+    optimizer rewrites into a multiplication by the approximate Rsqrt: make the division
+    DivNoNan (`_dividing_exactly`), which grappler leaves alone. A patch of Keras, refused
+    on a Keras whose update_step no longer divides through ops.divide."""
+    import keras
+    from keras.src import ops
+    from keras.src.optimizers import rmsprop
+
+    update_step = rmsprop.RMSprop.update_step
+    if getattr(update_step, "divides_exactly", False):
+        return
+    if "ops.divide(" not in inspect.getsource(update_step) or not hasattr(ops, "divide"):
+        raise NumericsNotPinned(
+            f"Keras {keras.__version__}: RMSprop.update_step no longer calls ops.divide; "
+            "forecastlab pins the numerics of the build in requirements.lock only"
+        )
+    rmsprop.RMSprop.update_step = _dividing_exactly(update_step)
+
+
+def pin_rsqrt() -> None:
+    """LayerNormalization (Keras calls tf.math.rsqrt) and BatchNormalization
+    (tf.nn.batch_normalization calls math_ops.rsqrt) normalize with the approximate Rsqrt:
+    point both names at exact_rsqrt. A patch of TensorFlow, refused on a build without
+    them."""
     import tensorflow as tf
     from tensorflow.python.ops import math_ops
 
-    tf.config.optimizer.set_experimental_options({"arithmetic_optimization": False})
     if not hasattr(math_ops, "rsqrt") or not hasattr(tf.math, "rsqrt"):
         raise NumericsNotPinned(
             f"TensorFlow {tf.__version__}: math_ops.rsqrt or tf.math.rsqrt is gone; "
@@ -230,26 +261,39 @@ def pin_reciprocals() -> None:
     math_ops.rsqrt = tf.math.rsqrt = exact_rsqrt
 
 
-class _PinOnImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Runs pin_tensorflow() right after `import tensorflow` has executed, before any
-    caller can run an operation: TensorFlow's libraries are loaded by then."""
+class _PinAfterImport(importlib.abc.MetaPathFinder):
+    """Applies a module's pin (PIN_AFTER_IMPORT) the moment the module has executed,
+    before its importer can use it: TensorFlow's libraries are loaded by then, and Keras's
+    RMSprop class exists."""
 
     def find_spec(self, name: str, path=None, target=None):  # noqa: ANN001
-        if name != "tensorflow":
+        if name not in PIN_AFTER_IMPORT:
             return None
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is not None:
-            self._loader, spec.loader = spec.loader, self
+            spec.loader = _ThenPin(spec.loader, name)
         return spec
 
+
+class _ThenPin(importlib.abc.Loader):
+    def __init__(self, loader: importlib.abc.Loader, name: str) -> None:
+        self.loader, self.name = loader, name
+
     def create_module(self, spec):  # noqa: ANN001
-        return self._loader.create_module(spec)
+        return self.loader.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
-        module.__spec__.loader = self._loader
-        self._loader.exec_module(module)
-        sys.meta_path[:] = [finder for finder in sys.meta_path if finder is not self]
-        pin_tensorflow()
+        module.__spec__.loader = self.loader
+        self.loader.exec_module(module)
+        PIN_AFTER_IMPORT[self.name]()
+
+
+# What to pin once a module is imported (looked up when it runs, so a benchmark can
+# switch one off to measure it).
+PIN_AFTER_IMPORT = {
+    "tensorflow": lambda: pin_tensorflow(),
+    "keras.src.optimizers.rmsprop": lambda: pin_rmsprop(),
+}
 
 
 def configure(seed: int) -> None:

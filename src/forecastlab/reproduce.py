@@ -9,6 +9,12 @@ equal, equal within --rtol, or different with both values; when the environment'
 fingerprint differs from the committed one (results/environment.json), both are printed.
 Exit status 1 on any difference beyond the tolerance, 2 on a bad selection or a failed
 run.
+
+Where bits differ (another TensorFlow build, ARM, a GPU), it also says whether the rerun
+agrees with the committed results statistically: whether each differing metric lies
+inside the committed seeds' spread (their smallest to largest value), and whether every
+stateful verdict of a model whose seeds were all rerun is unchanged, printing those that
+changed.
 """
 
 from __future__ import annotations
@@ -26,10 +32,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from forecastlab.io import read_json
+from forecastlab.config import load_yaml
+from forecastlab.io import read_json, read_npz
 from forecastlab.layout import run_name
 from forecastlab.numerics import fingerprint, fingerprint_id
-from forecastlab.summary import ABOUT_KEYS, ROW_KEYS, summary_rows, write_csv
+from forecastlab.summary import (
+    ABOUT_KEYS,
+    ROW_KEYS,
+    STATEFUL_MODES,
+    stateful_tests,
+    stateful_verdicts,
+    summary_rows,
+    write_csv,
+)
 
 # Everything the pipeline needs to run in another directory (outputs excluded).
 PIPELINE_FILES = (
@@ -115,6 +130,82 @@ def compare(
                 }
             )
     return records
+
+
+def seed_spreads(rows: Iterable[Mapping[str, str]]) -> dict[tuple, tuple[float, float, int]]:
+    """(model without its seed, mode, metric) -> (smallest, largest, number of seeds) of
+    the committed values over the model's seeds, for every numeric metric."""
+    values: dict[tuple, list[float]] = {}
+    for row in rows:
+        for metric, value in row.items():
+            if metric in NOT_COMPARED:
+                continue
+            try:
+                number = float(value)
+            except ValueError:
+                continue
+            if math.isfinite(number):
+                key = (row["study"], row["window"], row["architecture"], row["mode"], metric)
+                values.setdefault(key, []).append(number)
+    return {key: (min(v), max(v), len(v)) for key, v in values.items()}
+
+
+def inside_spread(
+    record: Mapping[str, str], spreads: Mapping[tuple, tuple[float, float, int]]
+) -> bool:
+    """Whether a compare() record's reproduced value lies inside the committed seeds'
+    spread of its model, mode and metric (a model of one seed has none to lie in)."""
+    study, window, arch, _ = record["model"].split("/")
+    key = (study, window.removeprefix("w"), arch, record["mode"], record["metric"])
+    low, high, seeds = spreads.get(key, (math.nan, math.nan, 0))
+    try:
+        value = float(record["reproduced"])
+    except ValueError:
+        return False
+    return seeds > 1 and low <= value <= high
+
+
+def changed_verdicts(
+    committed: Iterable[Mapping[str, str]], reproduced: Iterable[Mapping[str, Any]]
+) -> list[str]:
+    """Each stateful verdict of `reproduced` (stateful_vs_stateless rows) that differs
+    from the committed one of the same model, as "model mode: old -> new"."""
+    columns = [f"{name} is" for name in STATEFUL_MODES.values()]
+    before = {(r["study"], str(r["window"]), r["architecture"]): r for r in committed}
+    changed = []
+    for row in reproduced:
+        key = (row["study"], str(row["window"]), row["architecture"])
+        for column in columns:
+            old, new = before.get(key, {}).get(column, ""), row.get(column, "")
+            if new and old != new:
+                model = f"{key[0]}/w{key[1]}/{key[2]}"
+                mode = column.removesuffix(" is")
+                changed.append(f"{model} {mode}: {old or 'none'} -> {new}")
+    return changed
+
+
+def rerun_verdicts(
+    copy: Path, models: Sequence[str], committed: Sequence[Mapping[str, str]], level: float
+) -> list[dict]:
+    """The stateful verdicts of every model whose committed seeds were all rerun in
+    `copy`, computed as the summarize job computes them, from the rerun's rows."""
+    seeds: dict[tuple, list[str]] = {}
+    for row in committed:
+        key = (row["study"], int(row["window"]), row["architecture"])
+        seeds.setdefault(key, []).append(model_name(row))
+    rerun = set(models)
+    tests = {}
+    for key, names in seeds.items():
+        names = list(dict.fromkeys(names))
+        if not set(names) <= rerun:
+            continue
+        predictions = [read_npz(copy / f"results/eval/{name}/predictions.npz") for name in names]
+        if all("stateful" in p for p in predictions):
+            tests[key] = stateful_tests(predictions, level)
+    return stateful_verdicts(
+        [r for r in committed if (r["study"], int(r["window"]), r["architecture"]) in tests],
+        tests,
+    )
 
 
 def fingerprint_lines(committed: Mapping[str, str], here: Mapping[str, str]) -> list[str]:
@@ -224,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
         except RuntimeError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
+        level = load_yaml(repo / "params.yaml")["statistics"]["level"]
+        verdicts = rerun_verdicts(copy, models, committed, level)
 
     records = compare(committed, reproduced, args.rtol)
     for r in records:
@@ -231,6 +324,26 @@ def main(argv: list[str] | None = None) -> int:
             r["committed"] if r["status"] == "bitwise" else f"{r['committed']} -> {r['reproduced']}"
         )
         print(f"{r['model']:<44} {r['mode']:<17} {r['metric']:<22} {r['status']:<12} {shown}")
+    differing = [r for r in records if r["status"] != "bitwise"]
+    if differing:
+        spreads = seed_spreads(read_rows(summary))
+        inside = sum(inside_spread(r, spreads) for r in differing)
+        print(
+            f"statistically: {inside} of the {len(differing)} metrics that differ lie inside "
+            "the committed seeds' spread"
+        )
+        for r in differing:
+            if not inside_spread(r, spreads):
+                print(f"  outside: {r['model']} {r['mode']} {r['metric']}")
+    if verdicts:
+        with open(repo / "results/stateful_vs_stateless.csv", newline="") as handle:
+            changed = changed_verdicts(csv.DictReader(handle), verdicts)
+        print(
+            f"stateful verdicts of {len(verdicts)} model(s) with every seed rerun: "
+            f"{len(changed)} changed"
+        )
+        for line in changed:
+            print(f"  changed: {line}")
     counts = {
         s: sum(r["status"] == s for r in records) for s in ("bitwise", "within rtol", "different")
     }
