@@ -211,7 +211,9 @@ def pipeline_repo(tmp_path_factory) -> Path:
     that change it run after those that only read it)."""
     repo = make_pipeline_copy(tmp_path_factory.mktemp("pipeline") / "repo", tiny_params())
     run(["dvc", "init", "-q"], repo)
-    run(["dvc", "config", "core.analytics", "false"], repo)
+    # The project's DVC settings: its plot templates and the page that renders offline.
+    shutil.copy2(REPO / ".dvc/config", repo / ".dvc/config")
+    shutil.copytree(REPO / ".dvc/plots", repo / ".dvc/plots")
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "tiny pipeline"], repo)
     result = run(["snakemake", "--cores", "2"], repo)

@@ -6,7 +6,6 @@ from forecastlab.stats import diebold_mariano
 from forecastlab.summary import (
     aggregate_rows,
     environments,
-    loss_rows,
     metrics_tree,
     parent_metrics,
     prediction_rows,
@@ -19,14 +18,6 @@ from forecastlab.summary import (
     window_errors,
     write_csv,
 )
-
-
-def test_loss_rows_count_epochs_from_one():
-    rows = loss_rows({"loss": [3.0, 2.0], "val_loss": [4.0, 1.0]})
-    assert rows == [
-        {"epoch": 1, "loss": 3.0, "val_loss": 4.0},
-        {"epoch": 2, "loss": 2.0, "val_loss": 1.0},
-    ]
 
 
 def test_prediction_rows_align_forecasts_with_the_step_they_forecast():
@@ -110,18 +101,22 @@ def test_aggregates_give_each_metric_over_the_seeds_and_metrics_json_carries_the
     assert mse["verified"] is False and mse["trained"] == "stateless"
     assert {a["metric"] for a in aggregates} >= {"mse", "rmse", "mae", "final_val_loss"}
     assert "seed" not in mse and "fingerprint" not in {a["metric"] for a in aggregates}
-    tree = metrics_tree(aggregates, [r["fingerprint"] for r in rows])
+    tree = metrics_tree(aggregates, [], [r["fingerprint"] for r in rows])
     assert tree["fingerprint"] == fingerprint_id(HERE)
-    stateless = tree["sine"]["w2"]["rnn1"]["stateless"]
-    assert stateless["mse"]["mean"] == 2.0 and stateless["verified"] is False
+    model = tree["sine"]["w2"]["rnn1"]
+    assert model["mse"]["stateless"]["mean"] == 2.0 and model["verified"] is False
+    # Only what a reader compares: the MSEs, not every metric of every mode.
+    assert set(model) == {"mse", "verified"} and set(model["mse"]["stateless"]) == {
+        "mean",
+        "low",
+        "high",
+    }
     # One seed: no interval, and JSON's null rather than NaN.
-    alone = metrics_tree(aggregate_rows(seed_rows(42, 1.0)), ["f"])
-    assert alone["sine"]["w2"]["rnn1"]["stateless"]["mse"] == {
+    alone = metrics_tree(aggregate_rows(seed_rows(42, 1.0)), [], ["f"])
+    assert alone["sine"]["w2"]["rnn1"]["mse"]["stateless"] == {
         "mean": 1.0,
-        "sd": None,
         "low": None,
         "high": None,
-        "seeds": 1,
     }
     parent = parent_metrics(aggregates, None)
     assert parent["stateless_mse"] == 2.0 and parent["stateless_mse_sd"] == 1.0
@@ -224,6 +219,22 @@ def test_stateful_verdicts_and_the_answer():
         stateful_answer([], 0.05)
         == "No model trained on windows has been evaluated statefully yet."
     )
+    # The DVC metrics carry each model's verdicts and each study's answer.
+    aggregates = [
+        {"study": "sine", "window": window, "architecture": arch, "mode": mode}
+        | {"metric": "mse", "mean": 1.0, "low": 0.5, "high": 1.5, "verified": True}
+        for window, arch in ((2, "rnn1"), (10, "rnn1"), (10, "stateful_rnn1"))
+        for mode in ("stateless", "stateful")
+    ]
+    tree = metrics_tree(aggregates, verdicts, ["f1"])
+    assert tree["sine"]["w2"]["rnn1"]["verdicts"]["stateful"] == {"is": "worse", "p": 1e-9}
+    assert tree["sine"]["w10"]["rnn1"]["verdicts"]["reset every L"]["is"] == "better"
+    # The answer counts the window-trained models, as the index does.
+    assert tree["sine"]["answer"]["stateful"] == {
+        "worse": 1,
+        "no significant difference": 0,
+        "better": 1,
+    }
 
 
 def stateful_arrays(shift: float) -> dict:

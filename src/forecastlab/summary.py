@@ -117,18 +117,58 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def metrics_tree(aggregates: Iterable[Mapping[str, Any]], fingerprints: Iterable[str]) -> dict:
-    """aggregate rows -> {study: {"wL": {arch: {mode: {metric: {mean, sd, low, high,
-    seeds}, "verified": bool}}}}}, as DVC metrics (`dvc metrics diff` then names each
-    changed value by its path), and "fingerprint": the ids of the environments that made
-    them, comma-separated."""
+# What results/metrics.json holds for `dvc metrics diff`: per model, each mode's MSE in
+# the scaled and the original units (seed mean and interval), whether every seed passed
+# the hand verification, and the stateful verdicts with their p-values; per study, the
+# answer's counts. Machine-dependent diagnostics (verify_max_abs_error) and the training
+# figures stay in the CSV tables and MLflow.
+METRICS = ("mse", "mse_orig")
+# Significant digits kept: a change below them is float noise, not a finding.
+METRIC_DIGITS = 6
+
+
+def _shown(value: Any) -> float | None:
+    """A metric as metrics.json holds it: METRIC_DIGITS significant digits; NaN (one
+    seed's interval) as null, since JSON has no NaN."""
+    if _is_nan(value):
+        return None
+    return float(f"{value:.{METRIC_DIGITS}g}")
+
+
+def metrics_tree(
+    aggregates: Iterable[Mapping[str, Any]],
+    verdicts: Iterable[Mapping[str, Any]],
+    fingerprints: Iterable[str],
+) -> dict:
+    """The DVC metrics: {study: {"wL": {arch: {"mse" and "mse_orig": {mode: {mean, low,
+    high}}, "verified": bool, "verdicts": {stateful mode: {"is": verdict, "p": p-value}}}},
+    "answer": {stateful mode: {verdict: count of window-trained models}}}}, and
+    "fingerprint": the ids of the environments that made them. `dvc metrics diff` names
+    each changed value by its path (sine.w10.gru.mse.stateful.mean)."""
     tree: dict = {"fingerprint": ",".join(sorted(set(fingerprints)))}
     for row in aggregates:
         study = tree.setdefault(row["study"], {})
-        arch = study.setdefault(f"w{row['window']}", {}).setdefault(row["architecture"], {})
-        mode = arch.setdefault(row["mode"], {"verified": row["verified"]})
-        mode[row["metric"]] = {
-            k: None if _is_nan(row[k]) else row[k] for k in ("mean", "sd", "low", "high", "seeds")
+        model = study.setdefault(f"w{row['window']}", {}).setdefault(row["architecture"], {})
+        model["verified"] = model.get("verified", True) and bool(row["verified"])
+        if row["metric"] in METRICS:
+            model.setdefault(row["metric"], {})[row["mode"]] = {
+                k: _shown(row[k]) for k in ("mean", "low", "high")
+            }
+    verdicts = list(verdicts)
+    for row in verdicts:
+        model = tree[row["study"]][f"w{row['window']}"][row["architecture"]]
+        model["verdicts"] = {
+            name: {"is": row[f"{name} is"], "p": _shown(row[f"{name} p (DM)"])}
+            for name in STATEFUL_MODES.values()
+            if f"{name} is" in row
+        }
+    asked = [row for row in verdicts if row["trained"] == "stateless"]
+    for study in sorted({row["study"] for row in asked}):
+        rows = [row for row in asked if row["study"] == study]
+        tree[study]["answer"] = {
+            name: verdict_counts(rows, name)
+            for name in STATEFUL_MODES.values()
+            if all(f"{name} is" in row for row in rows)
         }
     return tree
 
@@ -142,15 +182,6 @@ def write_csv(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> None:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
-
-
-def loss_rows(history: Mapping[str, list[float]]) -> list[dict[str, float]]:
-    """{"loss": [...], "val_loss": [...]} -> one row per epoch (epoch counts from 1)."""
-    keys = list(history)
-    return [
-        {"epoch": epoch + 1, **{key: history[key][epoch] for key in keys}}
-        for epoch in range(len(history[keys[0]]))
-    ]
 
 
 def prediction_rows(arrays: Mapping[str, np.ndarray], upto: int = 200) -> list[dict]:

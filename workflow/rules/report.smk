@@ -34,7 +34,7 @@ rule summarize_results:
     input:
         runs=all_run_inputs,
         script=script("summarize"),
-        library=library("architectures", "layout", "stats", "summary"),
+        library=library("architectures", "dvcplots", "layout", "stats", "summary"),
     output:
         summary="results/summary.csv",
         aggregates="results/aggregates.csv",

@@ -1,4 +1,4 @@
-"""Collect every trained model's results into DVC metrics and plot files."""
+"""Collect every trained model's results into tables, DVC metrics and DVC plot files."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ import logging
 from pathlib import Path
 
 from forecastlab.cli import configure_logging, json_object
+from forecastlab.dvcplots import ONE_SERIES_ARRAYS, curve_rows, forecast_rows
 from forecastlab.io import read_json, read_npz, write_json
 from forecastlab.layout import replicates_of, runs_of
 from forecastlab.summary import (
     aggregate_rows,
     environments,
-    loss_rows,
     metrics_tree,
-    prediction_rows,
     stateful_answer,
     stateful_tests,
     stateful_verdicts,
@@ -49,35 +48,40 @@ def main(argv: list[str] | None = None) -> None:
     runs = runs_of(args.studies)
     models = replicates_of(runs)
     rows, records, tests = [], [], {}
+    plots: dict[str, dict[str, list]] = {"curves": {}, "forecasts": {}}
     for replicates in models:
-        stateful, histories = [], []
+        stateful, histories, predictions = [], [], []
         for run in replicates:
             training, evaluation = read_json(run["history"]), read_json(run["eval"])
             records += [training, evaluation]
             histories.append(training["history"])
             rows += summary_rows(run, evaluation, training, read_json(run["verify"]))
-            predictions = read_npz(run["predictions"])
-            if "stateful" in predictions:  # a recurrent one-step model on one series
-                stateful.append(predictions)
-        # DVC's plots show each model's first seed.
+            predictions.append(read_npz(run["predictions"]))
+            if "stateful" in predictions[-1]:  # a recurrent one-step model on one series
+                stateful.append(predictions[-1])
         first = replicates[0]
-        name = f"{first['study']}_w{first['window']}_{first['arch']}"
-        if histories[0]:  # baselines learn nothing
-            write_csv(Path(args.plots) / "loss" / f"{name}.csv", loss_rows(histories[0]))
         if stateful:
             tests[(first["study"], first["window"], first["arch"])] = stateful_tests(
                 stateful, args.level
             )
-            write_csv(
-                Path(args.plots) / "predictions" / f"{name}.csv", prediction_rows(stateful[0])
-            )
+        # DVC's plots draw each model's first seed, a panel per model in its study's plot.
+        model = f"w{first['window']}/{first['arch']}"
+        study_plots = {kind: plots[kind].setdefault(first["study"], []) for kind in plots}
+        study_plots["curves"] += curve_rows(model, histories[0])
+        if ONE_SERIES_ARRAYS <= set(predictions[0]):
+            study_plots["forecasts"] += forecast_rows(model, predictions[0])
     aggregates = aggregate_rows(rows)
+    verdicts = stateful_verdicts(rows, tests)
     write_csv(args.summary, rows)
     write_csv(args.aggregates, aggregates)
-    write_json(args.metrics, metrics_tree(aggregates, (row["fingerprint"] for row in rows)))
-    write_json(args.environment, environments(records))
-    verdicts = stateful_verdicts(rows, tests)
     write_csv(args.stateful, verdicts)
+    fingerprints = (row["fingerprint"] for row in rows)
+    write_json(args.metrics, metrics_tree(aggregates, verdicts, fingerprints))
+    write_json(args.environment, environments(records))
+    for kind, studies in plots.items():
+        for study, study_rows in studies.items():
+            if study_rows:  # a study of baselines has no curves
+                write_csv(Path(args.plots) / kind / f"{study}.csv", study_rows)
     logging.info(
         "%d runs of %d models, %d rows -> %s, %s",
         len(runs),

@@ -1,0 +1,80 @@
+"""What `dvc plots show` and `dvc plots diff` draw: a few plots that answer questions,
+rendered offline.
+
+The summarize job writes one long-format CSV per study and question under results/plots/
+(`curves/`: each trained model's loss curves; `forecasts/`: truth and each model's
+forecasts on the test series), and dvc.yaml draws each with a template of
+`.dvc/plots/` that puts one panel per model. DVC's own page loads Vega from a CDN, blank
+on a machine without network; `.dvc/config` points it at OFFLINE_TEMPLATE, whose
+Vega, Vega-Lite and Vega-Embed come inline from vl-convert-python, pinned in the lock
+(`python -m forecastlab.dvcplots` writes it; a test checks it is up to date).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from forecastlab.summary import prediction_rows
+
+OFFLINE_TEMPLATE = Path(".dvc/plots/offline.html")
+# DVC's vega templates declare Vega-Lite 5: the newest 5.x that vl-convert bundles.
+VEGA_LITE = "5.21"
+# The arrays evaluation saves for a model of a one-series study, which forecast_rows reads.
+ONE_SERIES_ARRAYS = {"test_series", "target_positions", "stateless"}
+# A forecast plot shows the test series' first steps: long enough to see the season.
+FORECAST_STEPS = 200
+
+
+def curve_rows(model: str, history: Mapping[str, list[float]]) -> list[dict]:
+    """A model's training history ({"loss": [...], "val_loss": [...]}, either may be
+    absent) as long rows: model, epoch (from 1), curve (the history's key), value."""
+    return [
+        {"model": model, "epoch": epoch, "curve": curve, "value": float(value)}
+        for curve, values in history.items()
+        for epoch, value in enumerate(values, 1)
+    ]
+
+
+def forecast_rows(model: str, arrays: Mapping[str, np.ndarray]) -> list[dict]:
+    """Truth and the model's stateless and (where it has them) stateful one-step forecasts
+    at the test steps below FORECAST_STEPS (summary.prediction_rows, from the arrays
+    evaluation saves for a one-series study), as long rows: model, step, line ("truth",
+    "stateless" or "stateful"), value."""
+    return [
+        {"model": model, "step": row["step"], "line": line, "value": row[line]}
+        for row in prediction_rows(arrays, upto=FORECAST_STEPS)
+        for line in ("truth", "stateless", "stateful")
+        if line in row
+    ]
+
+
+def offline_template() -> str:
+    """DVC's HTML page with Vega, Vega-Lite and Vega-Embed inline (no CDN) and DVC's
+    `{plot_divs}` placeholder; no `{scripts}` placeholder, so DVC adds no CDN links."""
+    import vl_convert
+
+    bundle = vl_convert.javascript_bundle(vl_version=VEGA_LITE)
+    return (
+        '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
+        "<title>forecastlab: DVC plots</title>\n"
+        f"<!-- Vega {vl_convert.get_vega_version()}, Vega-Lite {VEGA_LITE}, Vega-Embed "
+        f"{vl_convert.get_vega_embed_version()}, from vl-convert-python (requirements.lock);"
+        " written by `python -m forecastlab.dvcplots` -->\n"
+        f"<script>\n{bundle}\n</script>\n"
+        "<style>body { font-family: sans-serif; } div { margin-bottom: 24px; }</style>\n"
+        "</head>\n<body>\n{plot_divs}\n</body>\n</html>\n"
+    )
+
+
+def main() -> None:
+    """Write OFFLINE_TEMPLATE (run from the repository root)."""
+    OFFLINE_TEMPLATE.write_text(offline_template(), encoding="utf-8")
+    print(f"wrote {OFFLINE_TEMPLATE}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
