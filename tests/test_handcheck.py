@@ -144,6 +144,17 @@ def test_rtol_allows_a_share_of_large_values_only():
     assert max_errors(hand[:1], keras_values[:1], rtol=1e-6)["max_excess"] < 0
 
 
+def test_what_float32_rounding_moves_is_allowed_and_nothing_more():
+    hand = np.array([1.0, 2.0, 3.0])
+    # Keras's float32 value moved by 2e-4 where the float32 twin of the hand pass moved by
+    # 1e-4 (an ill-conditioned spot): allowed; the same 2e-4 where the twin agrees is not.
+    twin = np.array([1.0 + 1e-4, 2.0, 3.0])
+    allowed = max_errors(hand, np.array([1.0 + 2e-4, 2.0, 3.0]), hand_float32=twin)
+    assert allowed["max_excess"] <= 0 and allowed["max_float32_spread"] == pytest.approx(1e-4)
+    wrong = max_errors(hand, np.array([1.0, 2.0 + 2e-4, 3.0]), hand_float32=twin)
+    assert wrong["worst_index"] == [1] and wrong["max_excess"] == pytest.approx(2e-4)
+
+
 def test_handcheck_imports_no_tensorflow():
     code = (
         "import sys, forecastlab.handcheck; "
@@ -364,6 +375,10 @@ def test_hand_forward_of_every_architecture_equals_keras(arch):
     x = tiny_windows()["train_inputs"]
     hand, _ = forward(arch, hp, weights, x, TINY_HORIZON)
     np.testing.assert_allclose(hand, model.predict(x, verbose=0), atol=1e-5)
+    # The float32 twin that measures what rounding alone moves (FLOAT32_MARGIN).
+    twin, _ = forward(arch, hp, weights, x, TINY_HORIZON, dtype=np.float32)
+    assert hand.dtype == np.float64 and twin.dtype == np.float32
+    np.testing.assert_allclose(twin, hand, atol=1e-5)
     if has_stateful_modes(arch, hp):
         twin = copy_weights(model, build_model(arch, hp, None, return_sequences=True))
         series = x[:1, :, :].reshape(1, -1, 1)
