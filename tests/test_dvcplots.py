@@ -26,12 +26,12 @@ def test_forecast_rows_put_truth_and_each_forecast_at_the_step_forecast():
     series = np.arange(300.0)
     arrays = {
         "test_series": series,
-        "target_positions": np.array([3, 6, 199, 200]),
-        "stateless": series[[3, 6, 199, 200]] + 0.5,
+        "target_positions": np.array([3, 6, 99, 100]),
+        "stateless": series[[3, 6, 99, 100]] + 0.5,
         "stateful": np.append(series[1:], 99.0) + 0.25,  # stateful[t] forecasts step t + 1
     }
     rows = forecast_rows("w3/rnn1", arrays)
-    assert {r["step"] for r in rows} == {3, 6, 199}  # the first 200 test steps
+    assert {r["step"] for r in rows} == {3, 6, 99}  # the first 100 test steps
     by_line = {(r["step"], r["line"]): r["value"] for r in rows}
     assert by_line[(6, "truth")] == 6.0 and by_line[(6, "stateless")] == 6.5
     assert by_line[(6, "stateful")] == 6.25
@@ -45,3 +45,13 @@ def test_the_committed_offline_page_is_the_pinned_packages_and_loads_nothing():
     assert page.count("{plot_divs}") == 1 and "{scripts}" not in page
     assert "<script src" not in page and "cdn." not in page
     assert "vegaEmbed" in page
+
+
+def test_a_long_curve_is_drawn_with_at_most_curve_points_epochs_first_and_last_among_them():
+    from forecastlab.dvcplots import CURVE_POINTS
+
+    rows = curve_rows("w10/rnn1", {"loss": [1.0 / e for e in range(1, 1001)]})
+    epochs = [r["epoch"] for r in rows]
+    assert len(epochs) == CURVE_POINTS and epochs[0] == 1 and epochs[-1] == 1000
+    assert epochs == sorted(set(epochs))
+    assert all(r["value"] == float(f"{1.0 / r['epoch']:.6g}") for r in rows)

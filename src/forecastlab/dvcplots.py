@@ -25,27 +25,41 @@ OFFLINE_TEMPLATE = Path(".dvc/plots/offline.html")
 VEGA_LITE = "5.21"
 # The arrays evaluation saves for a model of a one-series study, which forecast_rows reads.
 ONE_SERIES_ARRAYS = {"test_series", "target_positions", "stateless"}
+# The most points a loss curve is drawn with.
+CURVE_POINTS = 100
 # A forecast plot shows the test series' first steps: long enough to see the season.
-FORECAST_STEPS = 200
+# DVC repeats the revision and file name in every point of the page, so it is kept small.
+FORECAST_STEPS = 100
+
+
+def _shown(value: float) -> float:
+    """A drawn value to six significant digits, as much as a plot resolves."""
+    return float(f"{value:.6g}")
 
 
 def curve_rows(model: str, history: Mapping[str, list[float]]) -> list[dict]:
     """A model's training history ({"loss": [...], "val_loss": [...]}, either may be
-    absent) as long rows: model, epoch (from 1), curve (the history's key), value."""
-    return [
-        {"model": model, "epoch": epoch, "curve": curve, "value": float(value)}
-        for curve, values in history.items()
-        for epoch, value in enumerate(values, 1)
-    ]
+    absent) as long rows: model, epoch (from 1), curve (the history's key), value (six
+    significant digits); at most CURVE_POINTS epochs of each curve, evenly spread, the
+    first and last among them (the page holds every value it draws: 1000-epoch curves
+    made it 14 MB)."""
+    rows = []
+    for curve, values in history.items():
+        drawn = np.unique(np.linspace(0, len(values) - 1, min(len(values), CURVE_POINTS)).round())
+        rows += [
+            {"model": model, "epoch": int(i) + 1, "curve": curve, "value": _shown(values[int(i)])}
+            for i in drawn
+        ]
+    return rows
 
 
 def forecast_rows(model: str, arrays: Mapping[str, np.ndarray]) -> list[dict]:
     """Truth and the model's stateless and (where it has them) stateful one-step forecasts
     at the test steps below FORECAST_STEPS (summary.prediction_rows, from the arrays
     evaluation saves for a one-series study), as long rows: model, step, line ("truth",
-    "stateless" or "stateful"), value."""
+    "stateless" or "stateful"), value (six significant digits)."""
     return [
-        {"model": model, "step": row["step"], "line": line, "value": row[line]}
+        {"model": model, "step": row["step"], "line": line, "value": _shown(row[line])}
         for row in prediction_rows(arrays, upto=FORECAST_STEPS)
         for line in ("truth", "stateless", "stateful")
         if line in row
