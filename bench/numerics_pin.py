@@ -18,7 +18,8 @@ A setting that gives the pinned weights bit for bit changes nothing; one that do
 a source of machine-dependent numbers that the pin removes. Usage:
 
     python bench/numerics_pin.py [--models random_walk/w20/relu_rnn sine/w10/lstm ...]
-        [--epochs N] [--output bench/results/numerics_pin.json]
+        [--epochs N] [--settings pinned "TF defaults" ...]
+        [--output bench/results/numerics_pin.json]
 """
 
 from __future__ import annotations
@@ -141,6 +142,9 @@ def main(argv: list[str] | None = None) -> None:
         ],
     )
     parser.add_argument("--epochs", type=int, help="train this many epochs instead of params'")
+    parser.add_argument(
+        "--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS), help="pinned first"
+    )
     parser.add_argument("--output", default="bench/results/numerics_pin.json")
     parser.add_argument("--child", nargs=2, metavar=("SETTING", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -150,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
 
     results: dict[str, dict] = {}
     for name in args.models:
-        for setting in SETTINGS:
+        for setting in dict.fromkeys(["pinned", *args.settings]):
             command = [sys.executable, __file__, "--child", setting, name]
             command += ["--epochs", str(args.epochs)] if args.epochs else []
             done = subprocess.run(command, capture_output=True, text=True, check=True)

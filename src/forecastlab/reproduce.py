@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from forecastlab.config import load_yaml
+from forecastlab.config import load_yaml, validate_params
 from forecastlab.io import read_json, read_npz
 from forecastlab.layout import run_name
 from forecastlab.numerics import fingerprint, fingerprint_id
@@ -315,8 +315,10 @@ def main(argv: list[str] | None = None) -> int:
         except RuntimeError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-        level = load_yaml(repo / "params.yaml")["statistics"]["level"]
-        verdicts = rerun_verdicts(copy, models, committed, level)
+        params = validate_params(
+            load_yaml(repo / "params.yaml"), load_yaml(repo / "workflow/schemas/params.schema.yaml")
+        )
+        verdicts = rerun_verdicts(copy, models, committed, params["statistics"]["level"])
 
     records = compare(committed, reproduced, args.rtol)
     for r in records:
