@@ -145,13 +145,7 @@ def test_eigen_caches_are_pinned_in_every_tensorflow_library_when_it_loads():
     tf.linalg.matmul(tf.ones((8, 600)), tf.ones((600, 8)))  # Eigen has sized a product
     assert numerics.eigen_cache_pin() == "L1 32K L2 256K L3 2048K, pinned"
     assert set(numerics.EIGEN_LIBRARIES) <= set(numerics.pin_eigen_caches())
-    assert fingerprint_of_this_process()["eigen_caches"] == "L1 32K L2 256K L3 2048K, pinned"
-
-
-def fingerprint_of_this_process() -> dict[str, str]:
-    from forecastlab.numerics import fingerprint
-
-    return fingerprint()
+    assert numerics.fingerprint()["eigen_caches"] == "L1 32K L2 256K L3 2048K, pinned"
 
 
 def test_an_operation_run_before_the_pin_is_refused():

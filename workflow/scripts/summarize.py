@@ -50,15 +50,17 @@ def main(argv: list[str] | None = None) -> None:
     rows, records, tests = [], [], {}
     plots: dict[str, dict[str, list]] = {"curves": {}, "forecasts": {}}
     for replicates in models:
-        stateful, histories, predictions = [], [], []
+        stateful, histories, first_predictions = [], [], None
         for run in replicates:
             training, evaluation = read_json(run["history"]), read_json(run["eval"])
             records += [training, evaluation]
             histories.append(training["history"])
             rows += summary_rows(run, evaluation, training, read_json(run["verify"]))
-            predictions.append(read_npz(run["predictions"]))
-            if "stateful" in predictions[-1]:  # a recurrent one-step model on one series
-                stateful.append(predictions[-1])
+            predictions = read_npz(run["predictions"])
+            if first_predictions is None:
+                first_predictions = predictions
+            if "stateful" in predictions:  # a recurrent one-step model on one series
+                stateful.append(predictions)
         first = replicates[0]
         if stateful:
             tests[(first["study"], first["window"], first["arch"])] = stateful_tests(
@@ -68,8 +70,8 @@ def main(argv: list[str] | None = None) -> None:
         model = f"w{first['window']}/{first['arch']}"
         study_plots = {kind: plots[kind].setdefault(first["study"], []) for kind in plots}
         study_plots["curves"] += curve_rows(model, histories[0])
-        if ONE_SERIES_ARRAYS <= set(predictions[0]):
-            study_plots["forecasts"] += forecast_rows(model, predictions[0])
+        if ONE_SERIES_ARRAYS <= set(first_predictions):
+            study_plots["forecasts"] += forecast_rows(model, first_predictions)
     aggregates = aggregate_rows(rows)
     verdicts = stateful_verdicts(rows, tests)
     write_csv(args.summary, rows)
