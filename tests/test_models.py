@@ -6,7 +6,7 @@ import pytest
 
 from forecastlab.architectures import ARCHITECTURES, architecture, target_steps
 from forecastlab.config import load_yaml
-from forecastlab.io import ModelFileError
+from forecastlab.io import ModelFileError, check_model_weights
 from forecastlab.models import (
     build_model,
     compile_model,
@@ -100,6 +100,15 @@ def test_every_architecture_trains_saves_loads_and_predicts_the_same(tmp_path, a
     # A statefully trained model's optimizer lives in its twin: loading skips it silently.
     assert not [w for w in caught if "Skipping variable loading" in str(w.message)]
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    # The file holds bitwise the exported weights (read without Keras), and no others.
+    check_model_weights(path, after)
+    for name in after:
+        changed = after | {name: after[name] + np.float32(0.05)}
+        with pytest.raises(ModelFileError, match=f"weight {name} differs .*max .difference. 0.05"):
+            check_model_weights(path, changed)
+    if after:
+        with pytest.raises(ModelFileError, match="holds weights the hand check never saw"):
+            check_model_weights(path, dict(list(after.items())[:-1]))
 
 
 def test_a_truncated_or_corrupted_model_file_is_named_as_such(tmp_path):
@@ -109,17 +118,13 @@ def test_a_truncated_or_corrupted_model_file_is_named_as_such(tmp_path):
     path.write_bytes(whole[: len(whole) // 2])
     with pytest.raises(ModelFileError) as error:
         load_model(path)
-    assert str(error.value) == (
-        f"{path}: corrupt or truncated model file (File is not a zip file); "
-        "delete it to retrain the model"
-    )
+    assert str(error.value) == (f"{path}: corrupt or truncated model file (File is not a zip file)")
     first = whole.index(b"config.json") + len("config.json") + 5  # inside its stored bytes
     path.write_bytes(whole[:first] + bytes([whole[first] ^ 0xFF]) + whole[first + 1 :])
     with pytest.raises(ModelFileError) as error:
         load_model(path)
     assert str(error.value) == (
-        f"{path}: corrupt model file (config.json in it fails its checksum); "
-        "delete it to retrain the model"
+        f"{path}: corrupt model file (config.json in it fails its checksum)"
     )
 
 

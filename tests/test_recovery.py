@@ -107,27 +107,52 @@ def test_a_data_file_made_invalid_fails_every_run_naming_its_line(repo):
     assert_nothing_to_do(repo)
 
 
-def test_a_truncated_model_fails_verification_naming_it_until_it_is_retrained(repo):
+def test_a_truncated_model_fails_verification_naming_it_and_is_retrained(repo):
     model = repo / MODEL
     model.write_bytes(model.read_bytes()[:1000])  # newer than its verification: rerun
     message = (
         f"error: {MODEL}: corrupt or truncated model file (File is not a zip file); "
-        "delete it to retrain the model"
+        "removed it, the next run retrains sine/w2/rnn1/seed7"
     )
-    for _ in range(2):
-        result = snakemake(repo)
-        assert result.returncode != 0 and message in result.stdout + result.stderr
-        assert not (repo / "results/verify/sine/w2/rnn1/seed7/verify.json").exists()
+    result = snakemake(repo)
+    assert result.returncode != 0 and message in result.stdout + result.stderr
+    assert not (repo / "results/verify/sine/w2/rnn1/seed7/verify.json").exists()
+    assert not model.exists()
     # The verification closed the model's MLflow run, saying why.
     failed = rnn1_runs(repo)[-1]
     assert failed.info.status == "FAILED"
     assert failed.data.tags["mlflow.note.content"] == f"Failed: SystemExit: {message}"
-    result = run(["dvc", "repro"], repo, check=False)
-    assert result.returncode != 0 and message in result.stdout + result.stderr
-    assert "verify" in run(["dvc", "status"], repo).stdout
+    assert "train" in run(["dvc", "status"], repo).stdout
 
-    model.unlink()  # as the message says
+    assert snakemake(repo).returncode == 0  # retrains the model, nothing to delete by hand
+    run(["dvc", "repro"], repo)
+    assert_nothing_to_do(repo)
+
+
+def test_a_model_file_altered_after_training_fails_verification_and_is_retrained(repo):
+    import keras
+
+    from forecastlab.models import load_model
+
+    outputs = ("results/eval/sine/w2/rnn1/seed7/eval.json", "models/sine/w2/rnn1/seed7/weights.npz")
+    before = {path: (repo / path).read_bytes() for path in outputs}
+    summary = (repo / "results/summary.csv").read_bytes()
+    altered = load_model(repo / MODEL)
+    kernel = altered.get_layer("RNN").weights[0]
+    kernel.assign(kernel.numpy() + 0.05)
+    keras.saving.save_model(altered, repo / MODEL)  # a valid file, one weight changed
+    result = snakemake(repo)
+    message = (
+        f"error: {MODEL}: weight RNN/kernel differs from the hand-verified weights "
+        "(max |difference| 0.05); removed it, the next run retrains sine/w2/rnn1/seed7"
+    )
+    assert result.returncode != 0 and message in result.stdout + result.stderr
+    assert not (repo / MODEL).exists()
+
     assert snakemake(repo).returncode == 0
+    # Retrained from its seed: the same weights and metrics, bitwise.
+    assert {path: (repo / path).read_bytes() for path in outputs} == before
+    assert (repo / "results/summary.csv").read_bytes() == summary
     run(["dvc", "repro"], repo)
     assert_nothing_to_do(repo)
 

@@ -1,7 +1,8 @@
 """Recompute a trained model's predictions by hand (numpy) and compare them with Keras's.
 
 Reads the exported weights and Keras's predictions, not the model: no TensorFlow. The
-saved model file is checked whole, so a damaged one stops here, named.
+saved model file must hold bitwise the weights checked by hand (read with h5py): a damaged
+or altered one stops here, named, and is removed so that the next run retrains it.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from forecastlab.cli import configure_logging, json_object
 from forecastlab.handcheck import verify_predictions
-from forecastlab.io import ModelFileError, check_model_file, read_json, read_npz, write_json
+from forecastlab.io import ModelFileError, check_model_weights, read_json, read_npz, write_json
 from forecastlab.tracking import (
     ensure_run,
     fail_run,
@@ -31,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--arch", required=True)
     parser.add_argument("--hyperparams", type=json_object, required=True)
-    parser.add_argument("--model", required=True, help=".keras file (checked whole)")
+    parser.add_argument("--model", required=True, help=".keras file (its weights checked)")
     parser.add_argument("--weights", required=True, help="weights .npz")
     parser.add_argument("--windows", required=True, help="windows .npz")
     parser.add_argument("--predictions", required=True, help="Keras's predictions .npz")
@@ -53,15 +55,19 @@ def main(argv: list[str] | None = None) -> int:
 def verify(args: argparse.Namespace, uri: str, run_id: str) -> int:
     """Compare, log the comparison to the run and close it: FINISHED if every mode is
     within the tolerances (then write the report), else FAILED; return the exit code."""
+    weights = read_npz(args.weights)
     try:
-        check_model_file(args.model)
+        check_model_weights(args.model, weights)
     except ModelFileError as err:
-        raise SystemExit(f"error: {err}") from None
+        # The model file is a train job's output, not this job's: removing it is how the
+        # next run learns to retrain the model (Snakemake reruns a job whose output is gone).
+        Path(args.model).unlink(missing_ok=True)
+        raise SystemExit(f"error: {err}; removed it, the next run retrains {args.name}") from None
     windows = read_npz(args.windows)
     report = verify_predictions(
         args.arch,
         args.hyperparams,
-        read_npz(args.weights),
+        weights,
         windows["test_inputs"],
         read_npz(args.predictions),
         args.atol,
