@@ -190,21 +190,21 @@ def test_summarize_takes_2000_runs_from_the_compact_studies_mapping(tmp_path):
                 modes[mode] = {"mse": 2.0 + number, "n": 5}
         files = {
             "history": {"history": {}, "environment": environment},
-            "eval": {"modes": modes, "environment": environment},
+            "eval": {"modes": modes, "environment": environment, "target": "next", "horizon": 1},
             "verify": {"passed": True, "modes": {"stateless": {"max_abs_error": 1e-7}}},
         }
         for role, payload in files.items():
             (tmp_path / run[role]).parent.mkdir(parents=True, exist_ok=True)
             (tmp_path / run[role]).write_text(json.dumps(payload))
-        arrays = {"stateless": np.zeros(5)}
-        if run["arch"] == "rnn1":  # 4 windows over a 12-step test part, as evaluation saves
-            steps, ends = np.arange(12.0), np.array([3, 5, 7, 9])
-            arrays = {
-                "test_series": steps,
-                "target_positions": ends,
-                "test_targets": steps[ends],
-                "stateless": steps[ends] + np.array([0.1, -0.1, 0.2, 0.0]),
-            }
+        # 4 windows over a 12-step test part, as evaluation saves them.
+        steps, ends = np.arange(12.0), np.array([3, 5, 7, 9])
+        arrays = {
+            "test_series": steps,
+            "target_positions": ends,
+            "test_targets": steps[ends],
+            "stateless": steps[ends] + np.random.default_rng(number).normal(0, 0.1, 4),
+        }
+        if run["arch"] == "rnn1":
             arrays |= dict.fromkeys(("stateful", "stateful_warm", "stateful_reset_L"), steps + 1)
         write_npz(tmp_path / run["predictions"], arrays)
     argument = json.dumps(studies)
@@ -214,7 +214,9 @@ def test_summarize_takes_2000_runs_from_the_compact_studies_mapping(tmp_path):
         [sys.executable, str(REPO / "workflow/scripts/summarize.py"), "--studies", argument]
         + ["--summary", "summary.csv", "--metrics", "metrics.json", "--stateful", "s.csv"]
         + ["--aggregates", "aggregates.csv"]
-        + ["--environment", "environment.json", "--plots", "plots", "--level", "0.05"],
+        + ["--environment", "environment.json", "--plots", "plots", "--level", "0.05"]
+        + ["--mcs", json.dumps({"seed": 1, "reps": 100, "block_size": None})]
+        + ["--pairwise", "pairwise.csv", "--confidence-set", "mcs.csv", "--claims", "claims.csv"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -232,3 +234,9 @@ def test_summarize_takes_2000_runs_from_the_compact_studies_mapping(tmp_path):
     # Per model and mode: mse, and verify_max_abs_error.
     assert len(aggregates) == 2 * (320 + 40 * 3)
     assert {a["seeds"] for a in aggregates if a["architecture"] != "naive"} == {"7"}
+    # Per window, the 8 models' next-value forecasts: 28 pairs, and the confidence set.
+    with open(tmp_path / "pairwise.csv", newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 40 * 28
+    with open(tmp_path / "mcs.csv", newline="") as handle:
+        members = list(csv.DictReader(handle))
+    assert len(members) == 320 and {m["seeds"] for m in members if m["model"] == "lstm"} == {"7"}

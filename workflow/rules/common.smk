@@ -160,6 +160,37 @@ def index_report_parameters(wildcards):
     )
 
 
+# Which model is best (forecastlab.comparison): the summarize step writes these tables,
+# the reports and the MLflow parents read them.
+COMPARISONS = {
+    "pairwise": "results/pairwise_tests.csv",
+    "confidence_set": "results/model_confidence_set.csv",
+    "claims": "results/claims.csv",
+}
+
+
+def mcs_json(wildcards):
+    """The model confidence set's bootstrap settings (statistics.mcs)."""
+    return json.dumps(config["statistics"]["mcs"], sort_keys=True)
+
+
+def study_comparison_parameters(wildcards):
+    """study_report_parameters and the comparison tables the report shows."""
+    parameters = json.loads(study_report_parameters(wildcards))
+    return json.dumps(
+        parameters
+        | {key: COMPARISONS[key] for key in ("pairwise", "confidence_set")}
+    )
+
+
+def index_comparison_parameters(wildcards):
+    """index_report_parameters and the confidence sets and claims it shows."""
+    parameters = json.loads(index_report_parameters(wildcards))
+    return json.dumps(
+        parameters | {key: COMPARISONS[key] for key in ("confidence_set", "claims")}
+    )
+
+
 def computations_report_parameters(wildcards):
     """Every study: the report picks a trained model for each layer type it explains."""
     tolerances = {key: config["verification"][key] for key in ("atol", "rtol")}
@@ -223,6 +254,9 @@ def phase_files(phase):
         "results/metrics.json",
         "results/stateful_vs_stateless.csv",
         "results/environment.json",
+        "results/pairwise_tests.csv",
+        "results/model_confidence_set.csv",
+        "results/claims.csv",
         "results/plots",
         "results/mlflow_parents.json",
         *(f"reports/{name}.{kind}" for name in notebooks for kind in ("ipynb", "html")),

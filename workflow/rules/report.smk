@@ -1,20 +1,28 @@
 # Render the HTML reports with papermill and nbconvert: one per study and the index (no
 # TensorFlow), and the hand computations of every layer type beside Keras's.
 
-
 rule report_study:
     input:
         runs=report_inputs,
+        pairwise=COMPARISONS["pairwise"],
+        confidence_set=COMPARISONS["confidence_set"],
         template="workflow/notebooks/study_report.ipynb",
         script=script("report"),
         library=library(
-            "architectures", "handcheck", "layout", "reporting", "stats", "summary", "views"
+            "architectures",
+            "comparison",
+            "handcheck",
+            "layout",
+            "reporting",
+            "stats",
+            "summary",
+            "views",
         ),
     output:
         notebook="reports/{study}.ipynb",
         html="reports/{study}.html",
     params:
-        parameters=study_report_parameters,
+        parameters=study_comparison_parameters,
     log:
         "logs/report/{study}.log",
     benchmark:
@@ -34,7 +42,9 @@ rule summarize_results:
     input:
         runs=all_run_inputs,
         script=script("summarize"),
-        library=library("architectures", "dvcplots", "layout", "stats", "summary"),
+        library=library(
+            "architectures", "claims", "comparison", "dvcplots", "layout", "stats", "summary"
+        ),
     output:
         summary="results/summary.csv",
         aggregates="results/aggregates.csv",
@@ -42,9 +52,13 @@ rule summarize_results:
         stateful="results/stateful_vs_stateless.csv",
         environment="results/environment.json",
         plots=directory("results/plots"),
+        pairwise=COMPARISONS["pairwise"],
+        confidence_set=COMPARISONS["confidence_set"],
+        claims=COMPARISONS["claims"],
     params:
         studies=studies_json,
         level=config["statistics"]["level"],
+        mcs=mcs_json,
     log:
         "logs/summarize.log",
     benchmark:
@@ -58,8 +72,9 @@ rule summarize_results:
         "python {input.script} --studies {params.studies:q} --summary {output.summary}"
         " --aggregates {output.aggregates}"
         " --metrics {output.metrics} --stateful {output.stateful} --level {params.level}"
-        " --environment {output.environment}"
-        " --plots {output.plots} > {log} 2>&1"
+        " --environment {output.environment} --mcs {params.mcs:q}"
+        " --pairwise {output.pairwise} --confidence-set {output.confidence_set}"
+        " --claims {output.claims} --plots {output.plots} > {log} 2>&1"
 
 
 rule track_models:
@@ -67,8 +82,11 @@ rule track_models:
         histories=lambda wildcards: every("history"),
         aggregates="results/aggregates.csv",
         stateful="results/stateful_vs_stateless.csv",
+        confidence_set=COMPARISONS["confidence_set"],
         script=script("track_models"),
-        library=library("architectures", "layout", "stats", "summary", "tracking"),
+        library=library(
+            "architectures", "comparison", "layout", "stats", "summary", "tracking"
+        ),
     output:
         "results/mlflow_parents.json",
     params:
@@ -84,7 +102,8 @@ rule track_models:
         "../../envs/numpy.yaml"
     shell:
         "python {input.script} --studies {params.studies:q} --aggregates {input.aggregates}"
-        " --stateful {input.stateful} --output {output} > {log} 2>&1"
+        " --stateful {input.stateful} --confidence-set {input.confidence_set}"
+        " --output {output} > {log} 2>&1"
 
 
 rule report_computations:
@@ -120,16 +139,26 @@ rule report_index:
         studies=expand("reports/{study}.html", study=studies_with_runs()),
         computations="reports/computations.html",
         stateful="results/stateful_vs_stateless.csv",
+        confidence_set=COMPARISONS["confidence_set"],
+        claims=COMPARISONS["claims"],
         template="workflow/notebooks/index_report.ipynb",
         script=script("report"),
         library=library(
-            "architectures", "handcheck", "layout", "reporting", "stats", "summary", "views"
+            "architectures",
+            "claims",
+            "comparison",
+            "handcheck",
+            "layout",
+            "reporting",
+            "stats",
+            "summary",
+            "views",
         ),
     output:
         notebook="reports/index.ipynb",
         html="reports/index.html",
     params:
-        parameters=index_report_parameters,
+        parameters=index_comparison_parameters,
     log:
         "logs/report/index.log",
     benchmark:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import time
 from pathlib import Path
 
+from forecastlab.claims import claim_rows, claims_tree
 from forecastlab.cli import configure_logging, json_object
+from forecastlab.comparison import candidates, compare, comparison_tree, merged
 from forecastlab.dvcplots import ONE_SERIES_ARRAYS, curve_rows, forecast_rows
 from forecastlab.io import read_json, read_npz, write_json
 from forecastlab.layout import replicates_of, runs_of
@@ -42,26 +45,43 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--environment", required=True, help=".json of every fingerprint, by id, to write"
     )
+    parser.add_argument(
+        "--mcs", type=json_object, required=True, help="params' statistics.mcs, as JSON"
+    )
+    parser.add_argument("--pairwise", required=True, help="pairwise tests .csv to write")
+    parser.add_argument(
+        "--confidence-set", required=True, help="model confidence set .csv to write"
+    )
+    parser.add_argument("--claims", required=True, help="the tutorials' claims .csv to write")
     args = parser.parse_args(argv)
     configure_logging()
 
     runs = runs_of(args.studies)
     models = replicates_of(runs)
-    rows, records, tests = [], [], {}
+    rows, records, tests, found = [], [], {}, []
     plots: dict[str, dict[str, list]] = {"curves": {}, "forecasts": {}}
     for replicates in models:
-        stateful, histories, first_predictions = [], [], None
+        stateful, histories, first_predictions, every_seed = [], [], None, []
         for run in replicates:
             training, evaluation = read_json(run["history"]), read_json(run["eval"])
             records += [training, evaluation]
             histories.append(training["history"])
             rows += summary_rows(run, evaluation, training, read_json(run["verify"]))
             predictions = read_npz(run["predictions"])
+            every_seed.append(predictions)
             if first_predictions is None:
                 first_predictions = predictions
             if "stateful" in predictions:  # a recurrent one-step model on one series
                 stateful.append(predictions)
         first = replicates[0]
+        found += candidates(
+            first["study"],
+            first["window"],
+            first["arch"],
+            evaluation["target"],
+            evaluation["horizon"],
+            every_seed,
+        )
         if stateful:
             tests[(first["study"], first["window"], first["arch"])] = stateful_tests(
                 stateful, args.level
@@ -74,11 +94,20 @@ def main(argv: list[str] | None = None) -> None:
             study_plots["forecasts"] += forecast_rows(model, first_predictions)
     aggregates = aggregate_rows(rows)
     verdicts = stateful_verdicts(rows, tests)
+    started = time.perf_counter()
+    pairwise, members = compare(found, args.level, args.mcs)
+    claims = claim_rows(pairwise)
+    compared = time.perf_counter() - started
+    write_csv(args.pairwise, pairwise)
+    write_csv(args.confidence_set, members)
+    write_csv(args.claims, claims)
     write_csv(args.summary, rows)
     write_csv(args.aggregates, aggregates)
     write_csv(args.stateful, verdicts)
     fingerprints = (row["fingerprint"] for row in rows)
-    write_json(args.metrics, metrics_tree(aggregates, verdicts, fingerprints))
+    tree = metrics_tree(aggregates, verdicts, fingerprints)
+    tree = merged(tree, comparison_tree(members, pairwise) | {"claims": claims_tree(claims)})
+    write_json(args.metrics, tree)
     write_json(args.environment, environments(records))
     for kind, studies in plots.items():
         for study, study_rows in studies.items():
@@ -93,6 +122,14 @@ def main(argv: list[str] | None = None) -> None:
         args.aggregates,
     )
     logging.info("stateful against stateless: %s", stateful_answer(verdicts, args.level))
+    logging.info(
+        "%d pairwise tests and the confidence sets of %d models in %.2f s -> %s, %s",
+        len(pairwise),
+        len(members),
+        compared,
+        args.pairwise,
+        args.confidence_set,
+    )
 
 
 if __name__ == "__main__":

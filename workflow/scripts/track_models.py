@@ -8,6 +8,7 @@ import csv
 import logging
 
 from forecastlab.cli import configure_logging, json_object
+from forecastlab.comparison import parent_comparison
 from forecastlab.io import read_json, write_json
 from forecastlab.layout import replicates_of, run_name, runs_of
 from forecastlab.summary import parent_metrics
@@ -21,6 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--aggregates", required=True, help="results/aggregates.csv")
     parser.add_argument("--stateful", required=True, help="results/stateful_vs_stateless.csv")
+    parser.add_argument("--confidence-set", required=True, help="results/model_confidence_set.csv")
     parser.add_argument("--output", required=True, help=".json to write: model -> parent run id")
     args = parser.parse_args(argv)
     configure_logging()
@@ -35,6 +37,11 @@ def main(argv: list[str] | None = None) -> None:
             run_name(row["study"], row["window"], row["architecture"]): row
             for row in csv.DictReader(handle)
         }
+    with open(args.confidence_set, newline="") as handle:
+        confidence: dict[str, list[dict]] = {}
+        for row in csv.DictReader(handle):
+            name = run_name(row["study"], row["window"], row["model"])
+            confidence.setdefault(name, []).append(row)
     uri = tracking_uri()
     parents = {}
     for seeds in replicates_of(runs_of(args.studies)):
@@ -45,13 +52,15 @@ def main(argv: list[str] | None = None) -> None:
         tags["verified"] = str(all(row["verified"] == "True" for row in aggregates[name])).lower()
         if verdict is not None:
             tags["stateful_verdict"] = verdict["stateful is"]
+        mcs_metrics, mcs_tags = parent_comparison(confidence.get(name, []))
+        tags |= mcs_tags
         parents[name] = nest_runs(
             uri,
             first["study"],
             name,
             [read_json(run["history"])["run_id"] for run in seeds],
             {"study": first["study"], "window": first["window"], "architecture": first["arch"]},
-            parent_metrics(aggregates[name], verdict),
+            parent_metrics(aggregates[name], verdict) | mcs_metrics,
             tags,
         )
     write_json(args.output, parents)
