@@ -532,3 +532,175 @@ def links(pages: Mapping[str, str]) -> str:
         for title, path in pages.items()
     )
     return f"<ul>{items}</ul>"
+
+
+# Which model is best: the tables of forecastlab.comparison as the summarize step wrote
+# them (results/pairwise_tests.csv, results/model_confidence_set.csv, results/claims.csv).
+# The reports read them; nothing here recomputes a test.
+
+
+def read_table(path: str) -> list[dict[str, Any]]:
+    """A results CSV as a list of row dicts (empty cells as NaN)."""
+    return pd.read_csv(path).to_dict("records")
+
+
+def _of_study(rows: Sequence[Mapping[str, Any]], study: str | None) -> list[Mapping[str, Any]]:
+    return [row for row in rows if study is None or row["study"] == study]
+
+
+def _group_key(row: Mapping[str, Any]) -> tuple[str, int, bool, str]:
+    """Groups in reading order: study, window, the next value before the next H values."""
+    return (row["study"], int(row["window"]), row["forecast"] != "next value", row["forecast"])
+
+
+def best_model_rows(
+    confidence_set: Sequence[Mapping[str, Any]], study: str | None = None
+) -> list[dict[str, Any]]:
+    """Per study, window and kind of forecast: the best models, the model confidence set
+    (lowest MSE first, each with its MCS p-value), how many models competed, and the
+    lowest MSE's model, which the set may hold beside others."""
+    groups: dict[tuple, list[Mapping[str, Any]]] = {}
+    for row in _of_study(confidence_set, study):
+        groups.setdefault(_group_key(row), []).append(row)
+    rows = []
+    for (study_name, window, _, kind), members in sorted(groups.items()):
+        ranked = sorted(members, key=lambda r: float(r["MSE"]))
+        inside = [r for r in ranked if _in_set(r)]
+        testable = all(np.isfinite(float(r["MCS p"])) for r in members)
+        shown = ", ".join(
+            f"{r['model']} ({float(r['MCS p']):.2g})" if testable else r["model"] for r in inside
+        )
+        rows.append(
+            {
+                "study": study_name,
+                "window": window,
+                "forecast": kind,
+                "best models (MCS p-value)": shown
+                if testable
+                else f"{shown}: too few test targets ({int(members[0]['targets'])}) to tell",
+                "in the set": f"{len(inside)} of {len(members)}",
+                "lowest MSE": f"{ranked[0]['model']} ({float(ranked[0]['MSE']):.3g})",
+            }
+        )
+    return rows
+
+
+def _in_set(row: Mapping[str, Any]) -> bool:
+    return row["in set"] is True or str(row["in set"]) == "True"
+
+
+def confidence_set_table(
+    confidence_set: Sequence[Mapping[str, Any]], study: str | None = None
+) -> list[dict[str, Any]]:
+    """Every model of every group with its strategy, seeds, MSE (mean over targets and
+    seeds), rank by MSE, MCS p-value and whether it is in the set."""
+    return [
+        {
+            "window": int(row["window"]),
+            "forecast": row["forecast"],
+            "architecture": row["model"],
+            "strategy": row["strategy"],
+            "seeds": int(row["seeds"]),
+            "MSE": float(row["MSE"]),
+            "rank": int(row["rank"]),
+            "MCS p-value": float(row["MCS p"]),
+            "in the set": "yes" if _in_set(row) else "no",
+        }
+        for row in sorted(
+            _of_study(confidence_set, study), key=lambda r: (*_group_key(r), int(r["rank"]))
+        )
+    ]
+
+
+def p_text(p: float) -> str:
+    """A p-value as a cell shows it: two significant digits, "<1e-4" below that, "–"
+    when no test was possible."""
+    if not np.isfinite(p):
+        return "–"
+    return "<1e-4" if p < 1e-4 else f"{p:.2g}"
+
+
+def pairwise_matrix(
+    rows: Sequence[Mapping[str, Any]],
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """One group's pairwise rows -> the models by MSE (lowest first), the Holm-adjusted
+    p-values (k, k) and the direction (k, k): +1 where the row's model has the lower
+    expected loss (the test's statistic says so), -1 where higher, 0 on the diagonal."""
+    mse: dict[str, float] = {}
+    for row in rows:
+        mse[row["model a"]], mse[row["model b"]] = float(row["MSE a"]), float(row["MSE b"])
+    models = sorted(mse, key=lambda name: (mse[name], name))
+    index = {name: i for i, name in enumerate(models)}
+    p = np.full((len(models), len(models)), np.nan)
+    sign = np.zeros((len(models), len(models)))
+    for row in rows:
+        a, b = index[row["model a"]], index[row["model b"]]
+        p[a, b] = p[b, a] = float(row["p (Holm)"])
+        statistic = float(row["statistic"])  # positive: a's loss is larger
+        direction = 0.0 if np.isnan(statistic) else -float(np.sign(statistic))
+        sign[a, b], sign[b, a] = direction, -direction
+    return models, p, sign
+
+
+def pairwise_figure(
+    pairwise: Sequence[Mapping[str, Any]], level: float, study: str | None = None
+) -> Figure | None:
+    """One heat map per window and kind of forecast: cell (row, column) compares the row's
+    model with the column's, blue where the row's is better, red where worse, the deeper
+    the smaller the Holm-adjusted Diebold-Mariano p-value (its text; bold below `level`).
+    Models in order of MSE, lowest first."""
+    groups: dict[tuple, list[Mapping[str, Any]]] = {}
+    for row in _of_study(pairwise, study):
+        groups.setdefault(_group_key(row), []).append(row)
+    if not groups:
+        return None
+    sizes = [len(pairwise_matrix(rows)[0]) for rows in groups.values()]
+    side = max(4.0, 0.55 * max(sizes) + 2.5)
+    figure, axes = plt.subplots(len(groups), 1, figsize=(side + 1.5, side * len(groups)))
+    axes = np.atleast_1d(axes)
+    image = None
+    for ax, ((_, window, _, kind), rows) in zip(axes, sorted(groups.items()), strict=True):
+        models, p, sign = pairwise_matrix(rows)
+        # Evidence on a scale of -log10 p, capped at 4 (p < 1e-4), signed by the direction.
+        strength = np.where(np.isfinite(p), np.minimum(-np.log10(np.maximum(p, 1e-300)), 4), 0)
+        image = ax.imshow(sign * strength, cmap="RdBu", vmin=-4, vmax=4)
+        for i in range(len(models)):
+            for j in range(len(models)):
+                if i == j:
+                    continue
+                significant = bool(np.isfinite(p[i, j]) and p[i, j] < level)
+                ax.text(
+                    j,
+                    i,
+                    p_text(p[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    fontweight="bold" if significant else "normal",
+                    color="white" if strength[i, j] > 2.5 else "black",
+                )
+        ax.set_xticks(range(len(models)), models, rotation=45, ha="right", fontsize=8)
+        ax.set_yticks(range(len(models)), models, fontsize=8)
+        ax.set_title(f"window {window}, {kind}: row model against column model", fontsize=10)
+    colourbar = figure.colorbar(image, ax=list(axes), shrink=0.6)
+    colourbar.set_label("row better (blue) or worse (red): -log10 p (Holm), capped at 4")
+    plt.close(figure)
+    return figure
+
+
+def claim_table(claims: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The tutorials' claims as the index shows them: claim, source, where it was tested,
+    models compared, verdict and the Holm-adjusted p-value that decides it."""
+    return [
+        {
+            "claim": row["claim"],
+            "source": row["source"],
+            "tested on": f"{row['study']}, window {int(row['window'])}"
+            if np.isfinite(float(row["window"]))
+            else f"{row['study']}: not in these params",
+            "models compared": row["models compared"],
+            "verdict": row["verdict"],
+            "p-value (Holm)": p_text(float(row["p (Holm)"])),
+        }
+        for row in claims
+    ]
