@@ -174,6 +174,7 @@ def test_summarize_takes_2000_runs_from_the_compact_studies_mapping(tmp_path):
     archs = ["naive", "linear", "rnn1", "rnn3", "lstm", "gru", "deep_rnn", "seq2vec"]
     studies = {
         "big": {
+            "source": {"kind": "sine"},
             "seeds": 7,
             "windows": {"lengths": list(range(2, 42))},
             "architectures": archs,

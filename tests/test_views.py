@@ -266,3 +266,81 @@ def test_an_mse_axis_starts_nine_decades_below_its_top_and_marks_bars_below_as_z
     assert ax.get_ylim()[0] == pytest.approx(1e-11)
     assert [(text.get_text(), text.get_position()[0]) for text in ax.texts] == [("~0", 0)]
     plt.close(figure)
+
+
+def comparison_tables(tmp_path):
+    """The comparison tables of a small study as summarize writes them, read back."""
+    from forecastlab.claims import claim_rows
+    from forecastlab.comparison import Candidate, compare
+    from forecastlab.summary import write_csv
+
+    rng = np.random.default_rng(0)
+    scales = {"naive": 2.0, "linear": 1.0, "rnn1": 1.02, "lstm": 3.0}
+    found = [
+        Candidate(
+            "s",
+            2,
+            arch,
+            "stateless",
+            "next value",
+            scale * rng.normal(size=(1, 300)),
+            np.zeros(300),
+            True,
+        )
+        for arch, scale in scales.items()
+    ]
+    pairwise, members = compare(found, 0.05, {"seed": 1, "reps": 200, "block_size": None})
+    for name, rows in (
+        ("pairwise", pairwise),
+        ("mcs", members),
+        ("claims", claim_rows(pairwise, {"s": "sine"})),
+    ):
+        write_csv(tmp_path / f"{name}.csv", rows)
+    return (
+        views.read_table(str(tmp_path / f"{name}.csv")) for name in ("pairwise", "mcs", "claims")
+    )
+
+
+def test_the_best_models_are_the_confidence_set_not_the_lowest_mean(tmp_path):
+    pairwise, members, claims = comparison_tables(tmp_path)
+    (best,) = views.best_model_rows(members, "s")
+    table = views.confidence_set_table(members, "s")
+    # linear and rnn1 forecast alike (error sd 1 and 1.02): the set holds both, lowest
+    # MSE first with MCS p-value 1.
+    assert {row["architecture"] for row in table[:2]} == {"linear", "rnn1"}
+    assert [row["in the set"] for row in table] == ["yes", "yes", "no", "no"]
+    assert [row["architecture"] for row in table[2:]] == ["naive", "lstm"]
+    first, second = (row["architecture"] for row in table[:2])
+    assert best["best models (MCS p-value)"].startswith(f"{first} (1), {second} (")
+    assert best["in the set"] == "2 of 4" and best["lowest MSE"].startswith(f"{first} (")
+    assert views.best_model_rows(members, "other") == []
+
+
+def test_the_pairwise_matrix_and_its_figure(tmp_path):
+    pairwise, _, _ = comparison_tables(tmp_path)
+    models, p, sign = views.pairwise_matrix(pairwise)
+    assert set(models[:2]) == {"linear", "rnn1"} and models[2:] == ["naive", "lstm"]  # by MSE
+    assert np.isnan(p[0, 0]) and p[0, 3] == p[3, 0] < 1e-4
+    # linear is better than lstm (+1 on linear's row), lstm worse (-1 on its row).
+    assert sign[0, 3] == 1 and sign[3, 0] == -1 and sign[1, 1] == 0
+    figure = views.pairwise_figure(pairwise, 0.05, "s")
+    assert isinstance(figure, Figure)
+    texts = [t.get_text() for t in figure.axes[0].texts]
+    assert len(texts) == 12 and "<1e-4" in texts
+    assert views.pairwise_figure(pairwise, 0.05, "other") is None
+    assert [views.p_text(x) for x in (0.5, 0.012345, 1e-9, float("nan"))] == [
+        "0.5",
+        "0.012",
+        "<1e-4",
+        "–",
+    ]
+
+
+def test_the_claims_table(tmp_path):
+    _, _, claims = comparison_tables(tmp_path)
+    table = {row["models compared"]: row for row in views.claim_table(claims)}
+    lstm = table["lstm vs rnn1 (next value)"]
+    assert lstm["tested on"] == "s, window 2" and lstm["verdict"] == "does not hold"
+    assert lstm["source"].startswith("003")
+    assert table["wavenet vs every other model (next 10 values)"]["verdict"] == "not run"
+    assert table["wavenet vs every other model (next 10 values)"]["p-value (Holm)"] == "–"

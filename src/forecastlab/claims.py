@@ -1,8 +1,9 @@
 """The tutorials' claims about which model forecasts better, each tested.
 
-A claim names its source (the tutorial, in ../shared/seeds/), the study it was made on
-(None: every study that trains its models), the kind of forecast, and the models: the
-one claimed better and the one(s) claimed worse. It is evaluated from the pairwise table
+A claim names its source (the tutorial, in ../shared/seeds/), the series it was made on
+(a source kind of params.yaml: "textbook" is the textbook's generated panel, whatever the
+study's name; None: every study that trains its models), the kind of forecast, and the
+models: the one claimed better and the one(s) claimed worse. It is evaluated from the pairwise table
 (`forecastlab.comparison.pairwise_rows`), never by a test of its own: it *holds* when
 the claimed-better model is significantly better (Holm-adjusted Diebold-Mariano p-value
 below the level) than every model it is claimed to beat, *does not hold* when it is
@@ -33,12 +34,13 @@ EVERY_OTHER = ("*",)
 @dataclass(frozen=True)
 class Claim:
     """better beats each of worse (EVERY_OTHER: every other candidate of its group) on
-    the forecasts of `kind` in `study` (None: every study with the models)."""
+    the forecasts of `kind` in the studies whose source is of kind `series` (None: every
+    study with the models)."""
 
     name: str
     statement: str
     source: str
-    study: str | None
+    series: str | None
     kind: str
     better: str
     worse: tuple[str, ...]
@@ -52,7 +54,7 @@ CLAIMS: tuple[Claim, ...] = (
         "SimpleRNN(1)",
         f"{TEXTBOOK}: 'Baseline Metrics' then 'Simple RNN' (the book's figures; the notes "
         "give the models)",
-        "synthetic",
+        "textbook",
         NEXT,
         "linear",
         ("rnn1",),
@@ -61,7 +63,7 @@ CLAIMS: tuple[Claim, ...] = (
         "deep_rnn_beats_linear",
         "A deep RNN (SimpleRNN 20, 20, 1) beats the linear model on the next value",
         f"{TEXTBOOK}: 'Deep RNN'",
-        "synthetic",
+        "textbook",
         NEXT,
         "deep_rnn",
         ("linear",),
@@ -71,7 +73,7 @@ CLAIMS: tuple[Claim, ...] = (
         "A deep RNN with a Dense output (SimpleRNN 20, 20 + Dense) beats the linear model "
         "on the next value",
         f"{TEXTBOOK}: 'Deep RNN' ('We can replace it with a Dense layer')",
-        "synthetic",
+        "textbook",
         NEXT,
         "deep_rnn_dense",
         ("linear",),
@@ -82,7 +84,7 @@ CLAIMS: tuple[Claim, ...] = (
         "RNN on its own forecasts",
         f"{TEXTBOOK}: 'Forecasting Several Time Steps Ahead' ('the errs might accumulate'; "
         "'We can also train RNN to predict all 10 next val at once')",
-        "synthetic",
+        "textbook",
         TEN_AHEAD,
         "seq2vec",
         ("deep_rnn",),
@@ -93,7 +95,7 @@ CLAIMS: tuple[Claim, ...] = (
         "forecasting them at the last step only (seq-to-vector)",
         f"{TEXTBOOK}: 'forecast the next 10 values at each time step. This will "
         "stabilize and speed up training'",
-        "synthetic",
+        "textbook",
         TEN_AHEAD,
         "seq2seq",
         ("seq2vec",),
@@ -103,7 +105,7 @@ CLAIMS: tuple[Claim, ...] = (
         "The LayerNorm SimpleRNN cell beats BatchNormalization between recurrent layers, "
         "10 steps ahead",
         f"{TEXTBOOK}: 'Long Seq' ('Layer Normalization works better')",
-        "synthetic",
+        "textbook",
         TEN_AHEAD,
         "ln_rnn",
         ("bn_rnn",),
@@ -112,7 +114,7 @@ CLAIMS: tuple[Claim, ...] = (
         "lstm_beats_simple_rnn_10",
         "LSTM beats SimpleRNN (both 20, 20, seq-to-seq) 10 steps ahead",
         f"{TEXTBOOK}: 'Tackle Short Term Mem', 'LSTM'",
-        "synthetic",
+        "textbook",
         TEN_AHEAD,
         "lstm",
         ("seq2seq",),
@@ -121,7 +123,7 @@ CLAIMS: tuple[Claim, ...] = (
         "gru_beats_simple_rnn_10",
         "GRU beats SimpleRNN (both 20, 20, seq-to-seq) 10 steps ahead",
         f"{TEXTBOOK}: 'Tackle Short Term Mem', 'GRU'",
-        "synthetic",
+        "textbook",
         TEN_AHEAD,
         "gru",
         ("seq2seq",),
@@ -130,7 +132,7 @@ CLAIMS: tuple[Claim, ...] = (
         "wavenet_best",
         "WaveNet is the best model on the textbook series, 10 steps ahead",
         f"{TEXTBOOK}: 'WaveNet' (the chapter's last and best model in the book)",
-        "synthetic",
+        "textbook",
         TEN_AHEAD,
         "wavenet",
         EVERY_OTHER,
@@ -161,12 +163,15 @@ def _pair(rows: Mapping[tuple, Mapping[str, Any]], key: tuple, better: str, othe
     return row, flipped.get(row["a is"], row["a is"])
 
 
-def claim_rows(pairwise: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def claim_rows(
+    pairwise: Iterable[Mapping[str, Any]], series: Mapping[str, str]
+) -> list[dict[str, Any]]:
     """One row per claim of CLAIMS and window it was tested at (one row "not run" when
     its models were not trained): claim, source, study, window, models compared, verdict
     and the p-value that decides it (Holm-adjusted: the largest of the pairs when the
     claim holds or shows no significant difference, the smallest against it when it does
-    not hold), from the pairwise table (as written or read back from CSV)."""
+    not hold), from the pairwise table (as written or read back from CSV); `series`:
+    each study's source kind (params.yaml's studies.<study>.source.kind)."""
     table = list(pairwise)
     rows_by_pair = {
         (r["study"], int(r["window"]), r["forecast"], r["model a"], r["model b"]): r for r in table
@@ -177,7 +182,7 @@ def claim_rows(pairwise: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             {
                 (r["study"], int(r["window"]), r["forecast"])
                 for r in table
-                if (claim.study is None or r["study"] == claim.study)
+                if (claim.series is None or series.get(r["study"]) == claim.series)
                 and r["forecast"] == claim.kind
                 and claim.better in (r["model a"], r["model b"])
             }
@@ -196,7 +201,8 @@ def claim_rows(pairwise: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             pairs = [_pair(rows_by_pair, key, claim.better, other) for other in others]
             tested.append((key, others, pairs))
         if not tested:
-            found.append(_row(claim, None, None, _compared(claim, claim.worse), NOT_RUN, math.nan))
+            where = "any study" if claim.series is None else f"the {claim.series} series"
+            found.append(_row(claim, where, None, _compared(claim, claim.worse), NOT_RUN, math.nan))
         for (study, window, _), others, pairs in tested:
             shown, p_value = _evaluated(pairs)
             found.append(_row(claim, study, window, _compared(claim, others), shown, p_value))
@@ -219,12 +225,12 @@ def _compared(claim: Claim, others: Iterable[str]) -> str:
 
 
 def _row(
-    claim: Claim, study: str | None, window: int | None, compared: str, shown: str, p: float
+    claim: Claim, study: str, window: int | None, compared: str, shown: str, p: float
 ) -> dict[str, Any]:
     return {
         "claim": claim.statement,
         "source": claim.source,
-        "study": study if study is not None else (claim.study or "any"),
+        "study": study,
         "window": window,
         "models compared": compared,
         "verdict": shown,

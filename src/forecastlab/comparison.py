@@ -196,13 +196,13 @@ def pairwise_rows(group: Sequence[Candidate], level: float) -> list[dict[str, An
     MSEs (losses averaged over targets and seeds), the HLN-corrected Diebold-Mariano test
     of a's loss minus b's, its p-value and the Holm-adjusted p-value over the group's
     pairs, and the verdict of a against b at `level` from the adjusted p-value (worse,
-    better, or no significant difference). Fewer than MIN_TESTED targets: NaN p-values,
-    no significant difference."""
+    better, or no significant difference). Fewer than MIN_TESTED targets (or no more
+    than the lag): NaN p-values, no significant difference."""
     lag = dependence_lag(group)
     tests = []
     for a, b in combinations(group, 2):
         d = a.losses - b.losses
-        if len(d) < MIN_TESTED:
+        if len(d) < MIN_TESTED or lag >= len(d):
             tests.append({"statistic": math.nan, "p_value": math.nan, "n": len(d)})
         else:
             tests.append(loss_difference_test(d, lag))

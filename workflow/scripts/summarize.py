@@ -96,7 +96,9 @@ def main(argv: list[str] | None = None) -> None:
     verdicts = stateful_verdicts(rows, tests)
     started = time.perf_counter()
     pairwise, members = compare(found, args.level, args.mcs)
-    claims = claim_rows(pairwise)
+    claims = claim_rows(
+        pairwise, {name: spec["source"]["kind"] for name, spec in args.studies.items()}
+    )
     compared = time.perf_counter() - started
     write_csv(args.pairwise, pairwise)
     write_csv(args.confidence_set, members)
