@@ -2,6 +2,7 @@ import http.server
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -11,7 +12,9 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
+from forecastlab import tracking
 from forecastlab.tracking import (
+    StoreError,
     check_server,
     ensure_run,
     failing_run,
@@ -308,3 +311,65 @@ def test_init_tracking_stops_on_a_stopped_server_and_on_sqlite_for_cluster_jobs(
     assert not (tmp_path / "mlflow.db").exists()
     assert init_tracking(tmp_path, sqlite).returncode == 0
     assert (tmp_path / "mlflow.db").exists()
+
+
+def hold_exclusive(path, seconds: float) -> threading.Thread:
+    """A thread that holds `path`'s SQLite database with BEGIN EXCLUSIVE for `seconds`
+    (as another process writing would), started once the lock is taken."""
+    taken = threading.Event()
+
+    def hold() -> None:
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute("BEGIN EXCLUSIVE")
+        taken.set()
+        time.sleep(seconds)
+        db.execute("ROLLBACK")
+        db.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    taken.wait()
+    return thread
+
+
+def test_a_locked_store_is_waited_for_and_one_locked_too_long_is_named(tmp_path, monkeypatch):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    ids = init_store(uri, ["sine"])
+    holder = hold_exclusive(tmp_path / "mlflow.db", 8.0)  # past sqlite3's 5 s default
+    started = time.monotonic()
+    run_id = start_run(uri, "sine", "sine/w2/rnn1/seed7", {"units": 1}, {})
+    assert time.monotonic() - started > 7.0
+    holder.join()
+    assert MlflowClient(uri).get_run(run_id).info.experiment_id == ids["sine"]
+
+    monkeypatch.setattr(tracking, "STORE_WAIT", 2.0)
+    holder = hold_exclusive(tmp_path / "mlflow.db", 6.0)
+    with pytest.raises(StoreError) as error:
+        finish_run(uri, run_id)
+    holder.join()
+    assert str(error.value) == (
+        f"error: MLflow store {tmp_path}/mlflow.db stayed locked for 2 s: another process "
+        "holds it (a long write from `mlflow ui`, a backup); end it and rerun"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"name,value\n1,2\n", "file is not a database"),
+        ("store", "database disk image is malformed"),  # truncated to its 100-byte header
+    ],
+)
+def test_a_store_that_is_not_sqlite_is_named_before_anything_is_logged(tmp_path, content, problem):
+    store = tmp_path / "mlflow.db"
+    if content == "store":
+        init_store(f"sqlite:///{tmp_path}/whole.db", ["sine"])
+        content = (tmp_path / "whole.db").read_bytes()[:100]
+    store.write_bytes(content)
+    with pytest.raises(StoreError) as error:
+        init_store(f"sqlite:///{store}", ["sine"])
+    assert str(error.value) == (
+        f"error: MLflow store {store} is not a usable SQLite database ({problem}): move it "
+        "aside to start a new store, or set MLFLOW_TRACKING_URI to another"
+    )
+    assert store.read_bytes() == content

@@ -12,19 +12,21 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import time
 import urllib.error
 import urllib.request
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+from sqlalchemy.exc import OperationalError
 
 from forecastlab.numerics import fingerprint, fingerprint_id
 
@@ -54,6 +56,83 @@ RUNS_VIEW_COLUMNS = [
 def tracking_uri(root: str | Path = ".") -> str:
     """MLFLOW_TRACKING_URI if set, else an absolute sqlite:///<root>/mlflow.db."""
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(root).resolve()}/mlflow.db"
+
+
+# How long a job waits, in all, for a SQLite store another process holds (`mlflow ui`
+# writing, a backup, a `BEGIN EXCLUSIVE`): MLflow's sessions wait 20 s a statement
+# (PRAGMA busy_timeout) and its engine's set-up sqlite3's default 5 s, then fail.
+STORE_WAIT = 120.0
+
+
+class StoreError(SystemExit):
+    """The tracking store cannot be used: one line naming it and what to do. A SystemExit,
+    as argparse's errors are, since no job could go on without it (no traceback)."""
+
+
+def _store_path(uri: str) -> Path | None:
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+
+
+def _still_locked(uri: str) -> StoreError:
+    return StoreError(
+        f"error: MLflow store {_store_path(uri)} stayed locked for {STORE_WAIT:.0f} s: another "
+        "process holds it (a long write from `mlflow ui`, a backup); end it and rerun"
+    )
+
+
+def check_store(uri: str) -> None:
+    """Raise StoreError unless `uri`'s SQLite file, if there is one, is a readable SQLite
+    database, waiting up to STORE_WAIT seconds while another process holds it."""
+    path = _store_path(uri)
+    if path is None or not path.exists():
+        return  # a tracking server, or a store MLflow creates
+    try:
+        with closing(sqlite3.connect(path, timeout=STORE_WAIT)) as db:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as error:
+        if "locked" in str(error):
+            raise _still_locked(uri) from None
+        raise StoreError(f"error: MLflow store {path} cannot be read ({error})") from None
+    except sqlite3.DatabaseError as error:
+        raise StoreError(
+            f"error: MLflow store {path} is not a usable SQLite database ({error}): move it "
+            "aside to start a new store, or set MLFLOW_TRACKING_URI to another"
+        ) from None
+
+
+class _PatientClient:
+    """An MlflowClient whose every call waits for a locked SQLite store, retrying for up
+    to STORE_WAIT seconds in all, then ends the job with a StoreError. A call that failed
+    on the lock was rolled back, so retrying it writes nothing twice."""
+
+    def __init__(self, uri: str) -> None:
+        check_store(uri)
+        self._uri = uri
+        self._client = self._patiently(MlflowClient, uri)
+
+    def _patiently(self, call: Any, *args: Any, **kwargs: Any) -> Any:
+        deadline = time.monotonic() + STORE_WAIT
+        while True:
+            try:
+                return call(*args, **kwargs)
+            except (MlflowException, OperationalError) as error:
+                if "database is locked" not in str(error):
+                    raise
+                if time.monotonic() > deadline:
+                    raise _still_locked(self._uri) from None
+                log.warning("MLflow store %s is locked; waiting", self._uri)
+                time.sleep(1.0)
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+        return lambda *args, **kwargs: self._patiently(attribute, *args, **kwargs)
+
+
+def patient_client(uri: str) -> MlflowClient:
+    """An MlflowClient for `uri` that waits for a locked store (see _PatientClient)."""
+    return _PatientClient(uri)  # type: ignore[return-value]
 
 
 def is_server(uri: str) -> bool:
@@ -96,7 +175,7 @@ def _artifact_location(uri: str, name: str) -> str | None:
 def init_store(uri: str, experiments: Iterable[str]) -> dict[str, str]:
     """Create the store (if new) and each experiment (if missing), tagged with
     EXPERIMENT_KIND and the runs table's view (RUNS_VIEW_COLUMNS); return name -> id."""
-    client = MlflowClient(uri)
+    client = patient_client(uri)
     ids = {}
     for name in experiments:
         found = client.get_experiment_by_name(name)
@@ -149,7 +228,7 @@ def start_run(
 ) -> str:
     """Create a run in `experiment` with flat params, `tags` and the environment's
     fingerprint (environment_tags); return its id."""
-    client = MlflowClient(uri)
+    client = patient_client(uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:
         raise RuntimeError(
@@ -171,7 +250,7 @@ def ensure_run(uri: str, name: str, run_id: str) -> str:
     its evaluation and verification then log to one new run of the same name, tagged
     with the original id, rather than fail.
     """
-    client = MlflowClient(uri)
+    client = patient_client(uri)
     try:
         client.get_run(run_id)
         return run_id
@@ -222,7 +301,7 @@ def log_window_datasets(
         tags = [InputTag("mlflow.data.context", context)]
         # MLflow's own log_input converts a dataset the same way, for the active run only.
         datasets.append(DatasetInput(dataset._to_mlflow_entity(), tags))
-    client = MlflowClient(uri)
+    client = patient_client(uri)
     for attempt in range(_DATASET_ATTEMPTS):
         try:
             client.log_inputs(run_id, datasets=datasets)
@@ -244,7 +323,7 @@ def log_history(uri: str, run_id: str, history: Mapping[str, list[float]]) -> No
         for key, values in history.items()
         for step, value in enumerate(values)
     ]
-    client = MlflowClient(uri)
+    client = patient_client(uri)
     for start in range(0, len(metrics), _BATCH):
         client.log_batch(run_id, metrics=metrics[start : start + _BATCH])
 
@@ -258,7 +337,7 @@ def log_results(
 ) -> None:
     """Final metrics and tags in one batch, then artifact files."""
     now = int(time.time() * 1000)
-    client = MlflowClient(uri)
+    client = patient_client(uri)
     client.log_batch(
         run_id,
         metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
@@ -272,7 +351,7 @@ def log_figures(uri: str, run_id: str, figures: Mapping[str, Any]) -> None:
     """Matplotlib figures as PNG artifacts, by file name, then close them."""
     import matplotlib.pyplot as plt
 
-    client = MlflowClient(uri)
+    client = patient_client(uri)
     for name, figure in figures.items():
         client.log_figure(run_id, figure, name)
         plt.close(figure)
@@ -280,12 +359,12 @@ def log_figures(uri: str, run_id: str, figures: Mapping[str, Any]) -> None:
 
 def finish_run(uri: str, run_id: str) -> None:
     """Mark the run finished (the last job that writes to it calls this)."""
-    MlflowClient(uri).set_terminated(run_id, "FINISHED")
+    patient_client(uri).set_terminated(run_id, "FINISHED")
 
 
 def fail_run(uri: str, run_id: str, reason: str) -> None:
     """Mark the run FAILED, with `reason` as its description (shown in the MLflow UI)."""
-    client = MlflowClient(uri)
+    client = patient_client(uri)
     client.set_tag(run_id, "mlflow.note.content", reason)
     client.set_terminated(run_id, "FAILED")
 
@@ -303,7 +382,7 @@ def failing_run(uri: str, run_id: str) -> Iterator[None]:
     def terminate(signum: int, _frame: object) -> None:
         sys.exit(128 + signum)
 
-    client = MlflowClient(uri)
+    client = patient_client(uri)
     if client.get_run(run_id).info.status == "FAILED":
         client.update_run(run_id, status="RUNNING")
         client.delete_tag(run_id, "mlflow.note.content")
@@ -326,7 +405,7 @@ def supersede_runs(uri: str, run_id: str) -> list[str]:
     `failing_run`). Runs of other checkouts that log to the same server may be running
     now, and are left alone.
     """
-    client = MlflowClient(uri)
+    client = patient_client(uri)
     run = client.get_run(run_id)
     name = run.info.run_name.replace("'", "\\'")
     query = f"attributes.run_name = '{name}' AND attributes.status = 'RUNNING'"
@@ -366,7 +445,7 @@ def nest_runs(
     model. A child id this store lacks (a model trained in another store and pulled with
     DVC) is found by its `trained_in_run` tag, or left out with a warning.
     """
-    client = MlflowClient(uri)
+    client = patient_client(uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:
         raise RuntimeError(f"MLflow experiment {experiment!r} is missing from {uri}")
