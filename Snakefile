@@ -8,9 +8,10 @@
 
 import os
 
-from forecastlab.config import load_yaml, params_hash, validate_params
+from forecastlab.config import load_yaml, params_file, params_hash, validate_params
+from forecastlab.layout import output_folder
 
-PARAMS_FILE = os.environ.get("FORECASTLAB_PARAMS", "params.yaml")
+PARAMS_FILE = params_file(os.environ)
 # Read once before Snakemake does: its own message for a YAML syntax error names
 # neither the file nor the line.
 load_yaml(PARAMS_FILE)
@@ -23,7 +24,16 @@ validate_params(
     config,
     load_yaml(f"{workflow.basedir}/workflow/schemas/params.schema.yaml"),
     source=", ".join(map(str, workflow.configfiles)),
+    root=workflow.basedir,
 )
+# A run on another params file writes all it makes under runs/<its name>/ (forecastlab.
+# layout.output_folder): every job runs there, and reads the project's code and vendored
+# data through project_path (common.smk).
+OUTPUT_FOLDER = output_folder(PARAMS_FILE, workflow.basedir)
+if OUTPUT_FOLDER is not None:
+
+    workdir: OUTPUT_FOLDER
+
 
 
 include: "workflow/rules/common.smk"
@@ -39,7 +49,7 @@ onstart:
     # must answer (checked in seconds), and jobs on a cluster must use one. This runs
     # before the first job is scheduled, so a failure here submits nothing.
     shell(
-        f"python workflow/scripts/init_tracking.py {' '.join(STUDIES)}"
+        f"python {script('init_tracking')} {' '.join(STUDIES)}"
         + (" --require-server" if workflow.non_local_exec else "")
     )
     start_forkserver()

@@ -7,6 +7,7 @@ from forecastlab.layout import model_seeds, runs_of
 from tests.conftest import REPO, tiny_params
 
 SCHEMA = load_yaml(REPO / "workflow/schemas/params.schema.yaml")
+SPOTS = tiny_params()["studies"]["spots"]["source"]
 
 
 def test_repository_params_are_valid_and_defaults_fill_in():
@@ -107,7 +108,8 @@ def run_bad_params(path, value, expected):
 def test_unknown_top_level_key_and_missing_model():
     params = tiny_params() | {"epochs": 5}
     with pytest.raises(
-        ParamsError, match=r"unknown key 'epochs' \(allowed: statistics, studies, verification\)"
+        ParamsError,
+        match=r"unknown key 'epochs' \(allowed: data_roots, statistics, studies, verification\)",
     ):
         validate_params(params, SCHEMA)
     params = tiny_params()
@@ -157,7 +159,7 @@ def test_params_hash_ignores_key_order_but_not_values():
         ),
         (
             "walk",
-            {"windows": {"lengths": [20], "cut": "series"}, "architectures": []},
+            {"windows": {"lengths": [20], "cut": "series"}, "architectures": [], "models": {}},
             "studies.walk.windows.cut: textbook studies (many short series) and only they use cut: series",
         ),
         (
@@ -190,6 +192,41 @@ def test_params_hash_ignores_key_order_but_not_values():
             "book",
             {"split": {"test_size": 0}},
             "studies.book.split.test_size: 0 is less than the minimum of 1",
+        ),
+        (
+            "walk",
+            {"architectures": ["relu_rnn"]},
+            "studies.walk.models.td_dense: 'td_dense' is not in studies.walk.architectures, so "
+            "these hyperparameters would be ignored: list it there or remove them",
+        ),
+        (
+            "spots",
+            {"source": SPOTS | {"file": "../outside.csv"}},
+            "studies.spots.source.file: '../outside.csv' lies outside the project folder; put "
+            "the file under data/external/, or list its folder in data_roots",
+        ),
+        (
+            "spots",
+            {"source": SPOTS | {"file": "/etc/passwd"}},
+            "studies.spots.source.file: '/etc/passwd' lies outside the project folder; put "
+            "the file under data/external/, or list its folder in data_roots",
+        ),
+        (
+            "spots",
+            {"source": SPOTS | {"url": "file:///etc/passwd", "download": True}},
+            "studies.spots.source.url: 'file:///etc/passwd' is not an http:// or https:// address",
+        ),
+        (
+            "sine",
+            {"seeds": 10000},
+            "studies.sine.seeds: 10000 is neither of the allowed forms (10000 is greater than "
+            "the maximum of 100; 10000 is not of type 'array')",
+        ),
+        (
+            "sine",
+            {"seeds": list(range(101))},
+            "studies.sine.seeds: [0, 1, 2, 3, 4, 5, ...] is neither of the allowed forms "
+            "([0, 1, 2, 3, 4, 5, ...] is not of type 'integer'; [0, 1, 2, 3, 4, 5, ...] is too long)",
         ),
     ],
 )
@@ -309,3 +346,20 @@ def test_yaml_syntax_errors_name_file_and_line(tmp_path, text, expected):
     with pytest.raises(ParamsError) as error:
         load_yaml(path)
     assert str(error.value) == f"{path}:{expected}"
+
+
+def test_params_that_plan_too_many_trained_models_are_refused_with_the_count():
+    params = tiny_params()
+    sine = params["studies"]["sine"] | {"seeds": 100}  # 2 windows x 2 trained models x 100
+    del sine["models"]["rnn1"]["seeds"]
+    params["studies"] = {f"sine{n}": copy.deepcopy(sine) for n in range(5)}
+    params["studies"]["sine4"]["windows"]["lengths"] = [2, 3, 5]
+    with pytest.raises(ParamsError) as error:
+        validate_params(params, SCHEMA, source="big.yaml")
+    assert str(error.value) == (
+        "big.yaml is invalid:\n  studies: these params plan 2211 trained models (4453 jobs), "
+        "more than the 2000 one run may plan; studies.sine4 plans the most: lower its seeds, "
+        "windows.lengths or architectures, or split the studies over several params files"
+    )
+    del params["studies"]["sine4"]
+    assert validate_params(params, SCHEMA)

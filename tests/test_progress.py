@@ -1,8 +1,11 @@
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from forecastlab.progress import VERBS, clock, job_name, job_summary, progress_line, time_left
+from tests.conftest import REPO, free_port, tiny_params
 
 
 def write(path, payload):
@@ -100,3 +103,28 @@ def test_every_rule_that_makes_something_says_what_it_did():
         for name in re.findall(r"^rule (\w+):", path.read_text(), flags=re.MULTILINE)
     }
     assert rules and rules <= VERBS.keys(), rules - VERBS.keys()
+
+
+def test_an_acquisition_that_fell_back_to_the_vendored_copy_says_so(tmp_path):
+    url = f"http://127.0.0.1:{free_port()}/monthly-sunspots.csv"  # nothing listens
+    source = {
+        **tiny_params()["studies"]["spots"]["source"],
+        "download": True,
+        "url": url,
+        "timeout": 5,
+    }
+    output, log = tmp_path / "spots.csv", tmp_path / "spots.log"
+    with open(log, "w") as handle:
+        subprocess.run(
+            [sys.executable, REPO / "workflow/scripts/acquire.py", "--source", json.dumps(source)]
+            + ["--seed", "0", "--output", str(output)],
+            cwd=REPO,
+            stderr=handle,
+            check=True,
+        )
+    said = job_summary("acquire_series", {"study": "spots"}, [str(output)], [str(log)])
+    assert said == (
+        "spots acquired: download failed (<urlopen error [Errno 111] Connection refused>), "
+        "read the vendored copy instead"
+    )
+    assert job_summary("acquire_series", {"study": "spots"}, [str(output)]) == "spots acquired"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import reprlib
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,11 +18,42 @@ import yaml
 
 from forecastlab.architectures import applies, architecture, output_size
 from forecastlab.data import source_size, split_sizes
+from forecastlab.layout import DEFAULT_PARAMS, model_seeds, study_runs
 from forecastlab.windows import window_span
 
 
 class ParamsError(ValueError):
     """params.yaml does not satisfy its schema; the message names the offending key."""
+
+
+# The most trained models (seed replicates counted) one params file may plan: a dry run
+# of that many builds its DAG in about 15 s on 2 cores; far more would take minutes and
+# gigabytes before the first job.
+MAX_TRAINED_MODELS = 2000
+
+
+def planned_jobs(studies: Mapping[str, Any]) -> tuple[int, int]:
+    """(trained models, jobs) the workflow plans for validated `studies`: a train and a
+    verify job per model; per study acquire, split and report jobs and a window job per
+    length; then summarize, track_models, the computations and index reports and `all`."""
+    models = sum(
+        len(model_seeds(spec, arch)) for spec in studies.values() for _, arch in study_runs(spec)
+    )
+    lengths = sum(len(spec["windows"]["lengths"]) for spec in studies.values())
+    return models, 2 * models + 3 * len(studies) + lengths + 5
+
+
+def params_file(environ: Mapping[str, str]) -> str:
+    """The params file a run reads: FORECASTLAB_PARAMS when set, else params.yaml."""
+    chosen = environ.get("FORECASTLAB_PARAMS")
+    if chosen is None:
+        return DEFAULT_PARAMS
+    if not chosen.strip():
+        raise ParamsError(
+            "FORECASTLAB_PARAMS is set but empty: unset it to run on params.yaml, or set it "
+            "to the params file to run on"
+        )
+    return chosen
 
 
 def load_yaml(path: str | Path) -> Any:
@@ -62,8 +94,11 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "propertyNames":
         return f"{where}: unknown name {error.instance!r}: {error.message}"
     if error.validator == "oneOf" and error.context:  # say why each alternative fails
-        reasons = "; ".join(dict.fromkeys(sub.message for sub in error.context))
-        return f"{where}: {error.instance!r} is neither of the allowed forms ({reasons})"
+        shown = reprlib.repr(error.instance)  # a list of 10000 seeds, as [0, 1, 2, ...]
+        reasons = "; ".join(
+            dict.fromkeys(sub.message.replace(repr(sub.instance), shown) for sub in error.context)
+        )
+        return f"{where}: {shown} is neither of the allowed forms ({reasons})"
     return f"{where}: {error.message}"
 
 
@@ -123,13 +158,16 @@ def _whole_numbers(instance: Any, schema: Mapping[str, Any], root: Mapping[str, 
     return instance
 
 
-def validate_params(params: Any, schema: Mapping[str, Any], source: str = "params.yaml") -> dict:
+def validate_params(
+    params: Any, schema: Mapping[str, Any], source: str = "params.yaml", root: str | Path = "."
+) -> dict:
     """Check `params` against `schema`, fill defaults in place and return it.
 
     Whole numbers written as floats where an integer is due (`seed: 3.0`) become ints.
     Every check that params alone allow is made here, before any job: a csv study's
-    sizes come from its vendored file (read relative to the working directory).
-    Raises ParamsError naming `source` and the first offending key.
+    file must lie inside the project folder `root` (or a listed data root) and its
+    sizes come from that file. Raises ParamsError naming `source` and the first
+    offending key.
     """
     if not isinstance(params, dict):
         raise ParamsError(f"{source}: expected a mapping of keys at the top level")
@@ -140,11 +178,11 @@ def validate_params(params: Any, schema: Mapping[str, Any], source: str = "param
         raise ParamsError(f"{source} is invalid:\n  {details}")
     _whole_numbers(params, schema, schema)
     _fill_defaults(params, schema, schema)
-    _check_cross_keys(params, source)
+    _check_cross_keys(params, source, Path(root))
     return params
 
 
-def _check_cross_keys(params: dict, source: str) -> None:
+def _check_cross_keys(params: dict, source: str, root: Path) -> None:
     """Rules a JSON schema cannot express, about keys that depend on each other."""
     for study, spec in params["studies"].items():
         where = f"{source} is invalid:\n  studies.{study}"
@@ -154,6 +192,14 @@ def _check_cross_keys(params: dict, source: str) -> None:
                     f"{where}.architectures: {arch!r} has no hyperparameters under "
                     f"studies.{study}.models"
                 )
+        for arch in spec["models"]:
+            if arch not in spec["architectures"]:
+                raise ParamsError(
+                    f"{where}.models.{arch}: {arch!r} is not in studies.{study}.architectures, "
+                    "so these hyperparameters would be ignored: list it there or remove them"
+                )
+        if spec["source"]["kind"] == "csv":
+            _check_csv_source(spec["source"], params["data_roots"], root, f"{where}.source")
         windows = spec["windows"]
         for arch in spec["architectures"]:
             _check_model(arch, spec["models"][arch], windows, f"{where}.models.{arch}")
@@ -162,14 +208,38 @@ def _check_cross_keys(params: dict, source: str) -> None:
                 f"{where}.windows.cut: textbook studies (many short series) and only they "
                 "use cut: series"
             )
-        _check_sizes(spec, where)
+        _check_sizes(spec, where, root)
+    models, jobs = planned_jobs(params["studies"])
+    if models > MAX_TRAINED_MODELS:
+        largest = max(
+            params["studies"], key=lambda study: planned_jobs({study: params["studies"][study]})
+        )
+        raise ParamsError(
+            f"{source} is invalid:\n  studies: these params plan {models} trained models "
+            f"({jobs} jobs), more than the {MAX_TRAINED_MODELS} one run may plan; "
+            f"studies.{largest} plans the most: lower its seeds, windows.lengths or "
+            "architectures, or split the studies over several params files"
+        )
 
 
-def _check_sizes(spec: dict, where: str) -> None:
+def _check_csv_source(source: dict, data_roots: list[str], root: Path, where: str) -> None:
+    """The file lies inside the project (or a data root the params list), and the URL is
+    a web address: a params file must not make the pipeline read any file on the machine."""
+    folders = [root.resolve(), *((root / folder).resolve() for folder in data_roots)]
+    if not any((root / source["file"]).resolve().is_relative_to(f) for f in folders):
+        raise ParamsError(
+            f"{where}.file: {source['file']!r} lies outside the project folder; put the file "
+            "under data/external/, or list its folder in data_roots"
+        )
+    if source["url"] and not source["url"].startswith(("https://", "http://")):
+        raise ParamsError(f"{where}.url: {source['url']!r} is not an http:// or https:// address")
+
+
+def _check_sizes(spec: dict, where: str, root: Path) -> None:
     """The split leaves a training and a test part, and every window length fits in each
     part it is cut from (for a textbook study: in one series)."""
     split, windows, source = spec["split"], spec["windows"], spec["source"]
-    size = source_size(source)
+    size = source_size(source, root)
     if size is None:
         return  # a csv file that cannot be read: its acquire job stops first, saying why
     try:

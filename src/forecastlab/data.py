@@ -227,10 +227,10 @@ def load_series(source: Mapping[str, Any], seed: int) -> tuple[list, np.ndarray]
     raise ValueError(f"source kind {kind!r} is not a single series")
 
 
-def source_size(source: Mapping[str, Any]) -> int | None:
+def source_size(source: Mapping[str, Any], root: str | Path = ".") -> int | None:
     """Points of a one-series source, or series of a textbook one, known from params alone
-    (a csv source: its vendored copy's rows); None when the copy cannot be read or parsed,
-    which its acquire job then reports."""
+    (a csv source: its vendored copy's rows, the file relative to `root`); None when the
+    copy cannot be read or parsed, which its acquire job then reports."""
     kind = source["kind"]
     if kind == "sine":
         return source["period"] * source["cycles"] + 1  # as sine_wave makes it
@@ -239,7 +239,7 @@ def source_size(source: Mapping[str, Any]) -> int | None:
     if kind == "textbook":
         return source["n_series"]
     try:
-        text = decode_text(read_bytes(source["file"]), source["file"])
+        text = decode_text(read_bytes(Path(root) / source["file"]), source["file"])
         return len(parse_dated_csv(text, source["file"])[1])
     except DataError:
         return None

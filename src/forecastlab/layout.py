@@ -10,9 +10,27 @@ one at 128 KiB).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from forecastlab.architectures import ARCHITECTURES, applies
+
+# The params file of the default run, whose outputs are the project's (and committed).
+DEFAULT_PARAMS = "params.yaml"
+# Where a run on any other params file writes everything it makes: runs/<file name>/.
+OTHER_RUNS = "runs"
+
+
+def output_folder(params_file: str | Path, project: str | Path) -> Path | None:
+    """Where a run on `params_file` writes its outputs (data, models, results, reports,
+    logs, the MLflow store): None for the project's own params.yaml (the project folder
+    itself), else runs/<file name without .yaml> in the project, so that trying other
+    params never touches the default run's files or the committed results."""
+    project = Path(project).resolve()
+    if Path(params_file).resolve() == project / DEFAULT_PARAMS:
+        return None
+    return project / OTHER_RUNS / Path(params_file).name.removesuffix(".yml").removesuffix(".yaml")
+
 
 # The files of one trained model (one seed of one architecture at one window length), by
 # role, as made by the train and verify rules.

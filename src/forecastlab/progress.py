@@ -11,6 +11,7 @@ it finished; the logger plugin `snakemake_logger_plugin_forecastlab` prints the 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -84,19 +85,40 @@ def _trained_and_evaluated(outputs: Sequence[str]) -> str:
     return "; ".join(part for part in (_trained(outputs), _evaluated(outputs)) if part)
 
 
+# forecastlab.data's log line when a download fails and the vendored copy is read instead.
+_FALLBACK = re.compile(r"download of (\S+) failed \((.*)\)$", re.MULTILINE)
+
+
+def _acquired(files: Sequence[str]) -> str:
+    """Said only when the download fell back to the vendored copy (from the job's log)."""
+    for path in files:
+        if path.endswith(".log"):
+            try:
+                found = _FALLBACK.search(Path(path).read_text())
+            except OSError:
+                continue
+            if found:
+                return f"download failed ({found[2]}), read the vendored copy instead"
+    return ""
+
+
+# A job's figure, from its files (outputs and logs).
 FIGURES: dict[str, Callable[[Sequence[str]], str]] = {
+    "acquire_series": _acquired,
     "train_model": _trained_and_evaluated,
     "verify_model": _verified,
 }
 
 
-def job_summary(rule: str, wildcards: Mapping[str, str], outputs: Sequence[str]) -> str:
+def job_summary(
+    rule: str, wildcards: Mapping[str, str], outputs: Sequence[str], logs: Sequence[str] = ()
+) -> str:
     """What a finished job made, e.g. "sine/w2/rnn1 trained: val_loss 0.00017, 5.1 s of
-    training"; the figure is left out when the job's outputs do not hold it."""
+    training"; the figure is left out when the job's outputs and logs do not hold it."""
     name = job_name(wildcards)
     verb = VERBS.get(rule, TARGET_VERB if rule.startswith("all") else f"{rule} done")
     said = f"{name} {verb}" if name else verb
-    figure = FIGURES[rule](outputs) if rule in FIGURES else ""
+    figure = FIGURES[rule]([*outputs, *logs]) if rule in FIGURES else ""
     return f"{said}: {figure}" if figure else said
 
 

@@ -173,11 +173,14 @@ def metrics_tree(
     return tree
 
 
-def write_csv(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> None:
+def write_csv(
+    path: str | Path, rows: Iterable[Mapping[str, Any]], empty_columns: Sequence[str] = ()
+) -> None:
     """Rows as a CSV with a header of every key in the order first seen (a row without
-    a key leaves its cell empty), written atomically."""
+    a key leaves its cell empty), written atomically; without rows, a header of
+    `empty_columns`, so that readers find a table with no rows rather than no table."""
     rows = list(rows)
-    columns = list(dict.fromkeys(key for row in rows for key in row))
+    columns = list(dict.fromkeys(key for row in rows for key in row)) or list(empty_columns)
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
@@ -283,15 +286,31 @@ def stateful_columns(tests: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     Diebold-Mariano p-value and the verdict."""
     columns: dict[str, Any] = {}
     for mode, test in tests.items():
-        name = STATEFUL_MODES[mode]
-        columns |= {
-            f"{name} / stateless": test["ratio"],
-            f"{name} / stateless low": test["ratio_low"],
-            f"{name} / stateless high": test["ratio_high"],
-            f"{name} p (DM)": test["p_value"],
-            f"{name} is": test["verdict"],
-        }
+        names = _mode_columns(STATEFUL_MODES[mode])
+        columns |= dict(zip(names, (test[key] for key in _TEST_KEYS), strict=True))
     return columns
+
+
+# A stateful mode's columns: its test's figures, under the mode's table name.
+_TEST_KEYS = ("ratio", "ratio_low", "ratio_high", "p_value", "verdict")
+
+
+def _mode_columns(name: str) -> tuple[str, ...]:
+    return (
+        f"{name} / stateless",
+        f"{name} / stateless low",
+        f"{name} / stateless high",
+        f"{name} p (DM)",
+        f"{name} is",
+    )
+
+
+# The stateful table's columns, as stateful_verdicts writes them (kept by a table of none).
+STATEFUL_COLUMNS = (
+    *("study", "window", "architecture", "trained", "seeds", "stateless MSE", "stateful MSE"),
+    *(column for name in STATEFUL_MODES.values() for column in _mode_columns(name)),
+    "fingerprint",
+)
 
 
 def stateful_verdicts(
@@ -339,6 +358,11 @@ def stateful_answer(verdicts: list[dict], level: float) -> str:
     """The answer to the first tutorial's "is stateful prediction ALWAYS worse?", over the
     models trained on windows (stateless), as the tutorial's was: the count of each
     verdict of the Diebold-Mariano test at `level`."""
+    if not verdicts:
+        return (
+            "These params ask no stateful question: none of their models is a recurrent "
+            "network forecasting one series one step ahead, the only kind with a state to carry."
+        )
     asked = [v for v in verdicts if v["trained"] == "stateless"]
     if not asked:
         return "No model trained on windows has been evaluated statefully yet."

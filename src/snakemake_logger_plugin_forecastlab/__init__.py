@@ -57,7 +57,9 @@ class LogHandler(LogHandlerBase):
         if event == LogEvent.JOB_FINISHED:
             info, start = self.jobs.pop(record.job_id, ({}, None))
             rule = info.get("rule_name", "job")
-            summary = job_summary(rule, info.get("wildcards") or {}, info.get("output", []))
+            summary = job_summary(
+                rule, info.get("wildcards") or {}, info.get("output", []), info.get("log", [])
+            )
             seconds = time.monotonic() - start if start is not None else None
             if rule in self.pending:
                 self.pending[rule] -= 1

@@ -55,15 +55,27 @@ def stop_forkserver():
         FORKSERVER.pop().stop()
 
 
+def project_path(path):
+    """A file of the project (code, a template, vendored data) as jobs find it: relative
+    to the project folder, which is their working directory unless another params file
+    moved the outputs apart (OUTPUT_FOLDER), where they need it absolute."""
+    return path if OUTPUT_FOLDER is None else f"{workflow.basedir}/{path}"
+
+
 def script(name):
     """A workflow script, listed as an input so that editing it reruns its jobs."""
-    return f"workflow/scripts/{name}.py"
+    return project_path(f"workflow/scripts/{name}.py")
 
 
 def library(*modules):
     """Library modules a script imports, listed as inputs for the same reason (every
     import of the library pins the numerics first)."""
-    return [f"src/forecastlab/{module}.py" for module in ("__init__", "cli", "elf", "io", "numerics", *modules)]
+    return [project_path(f"src/forecastlab/{module}.py") for module in ("__init__", "cli", "elf", "io", "numerics", *modules)]
+
+
+def template(name):
+    """A report's notebook."""
+    return project_path(f"workflow/notebooks/{name}_report.ipynb")
 
 
 def study_seed(wildcards):
@@ -71,13 +83,16 @@ def study_seed(wildcards):
 
 
 def source_json(wildcards):
-    return json.dumps(STUDIES[wildcards.study]["source"], sort_keys=True)
+    source = STUDIES[wildcards.study]["source"]
+    if source["kind"] == "csv":
+        source = source | {"file": project_path(source["file"])}
+    return json.dumps(source, sort_keys=True)
 
 
 def vendored_file(wildcards):
     """The vendored copy a csv source reads (an input, so a new copy reruns the study)."""
     source = STUDIES[wildcards.study]["source"]
-    return [source["file"]] if source["kind"] == "csv" else []
+    return [project_path(source["file"])] if source["kind"] == "csv" else []
 
 
 def raw_path(study):

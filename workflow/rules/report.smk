@@ -6,7 +6,7 @@ rule report_study:
         runs=report_inputs,
         pairwise=COMPARISONS["pairwise"],
         confidence_set=COMPARISONS["confidence_set"],
-        template="workflow/notebooks/study_report.ipynb",
+        template=template("study"),
         script=script("report"),
         library=library(
             "architectures",
@@ -109,7 +109,7 @@ rule track_models:
 rule report_computations:
     input:
         runs=computation_inputs,
-        template="workflow/notebooks/computations_report.ipynb",
+        template=template("computations"),
         script=script("report"),
         library=library(
             "architectures", "computations", "handcheck", "layout", "models", "reporting"
@@ -141,7 +141,7 @@ rule report_index:
         stateful="results/stateful_vs_stateless.csv",
         confidence_set=COMPARISONS["confidence_set"],
         claims=COMPARISONS["claims"],
-        template="workflow/notebooks/index_report.ipynb",
+        template=template("index"),
         script=script("report"),
         library=library(
             "architectures",

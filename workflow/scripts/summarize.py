@@ -14,6 +14,7 @@ from forecastlab.dvcplots import ONE_SERIES_ARRAYS, curve_rows, forecast_rows
 from forecastlab.io import read_json, read_npz, write_json
 from forecastlab.layout import replicates_of, runs_of
 from forecastlab.summary import (
+    STATEFUL_COLUMNS,
     aggregate_rows,
     environments,
     metrics_tree,
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     write_csv(args.claims, claims)
     write_csv(args.summary, rows)
     write_csv(args.aggregates, aggregates)
-    write_csv(args.stateful, verdicts)
+    write_csv(args.stateful, verdicts, empty_columns=STATEFUL_COLUMNS)
     fingerprints = (row["fingerprint"] for row in rows)
     tree = metrics_tree(aggregates, verdicts, fingerprints)
     tree = merged(tree, comparison_tree(members, pairwise) | {"claims": claims_tree(claims)})
