@@ -215,9 +215,14 @@ def test_stateful_verdicts_and_the_answer():
         {"study": "sine", "trained": "stateful", "worse": 0, "no significant difference": 1}
         | {"better": 0},
     ]
-    assert (
-        stateful_answer([], 0.05)
-        == "No model trained on windows has been evaluated statefully yet."
+    assert stateful_answer([], 0.05) == (
+        "These params ask no stateful question: none of their models is a recurrent network "
+        "forecasting one series one step ahead, the only kind with a state to carry."
+    )
+    only_stateful = [row for row in verdicts if row["trained"] == "stateful"]
+    assert only_stateful
+    assert stateful_answer(only_stateful, 0.05) == (
+        "No model trained on windows has been evaluated statefully yet."
     )
     # The DVC metrics carry each model's verdicts and each study's answer.
     aggregates = [
