@@ -111,16 +111,6 @@ def test_comparison_has_a_row_per_model_and_mode_with_the_best_in_bold(runs):
     assert rows[0]["MSE 95% interval"] == "one seed"
 
 
-def test_best_models_are_ranked_per_window_beside_the_naive_mse(runs):
-    rows = views.best_rows(runs, per_window=1)
-    assert [(r["window"], r["forecast"], r["architecture"], r["mode"]) for r in rows] == [
-        (2, "next value", "rnn1", "stateless"),
-        (5, "next value", "rnn1", "stateless"),
-    ]
-    assert rows[1]["MSE"] == pytest.approx(0.04) and rows[1]["naive MSE"] == 0.4
-    assert len(views.best_rows(runs)) == 4  # 3 a window, but only 2 models each
-
-
 def test_the_key_figure_draws_a_bar_per_model_and_window_and_the_stateful_points(runs):
     figure = views.mse_figure(runs)
     assert isinstance(figure, Figure)
@@ -135,7 +125,7 @@ def test_the_key_figure_draws_a_bar_per_model_and_window_and_the_stateful_points
     assert views.mse_figure([]) is None
 
 
-def test_multi_step_forecasts_are_ranked_apart_from_one_step_ones(tmp_path, monkeypatch):
+def test_multi_step_forecasts_are_shown_apart_from_one_step_ones(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_run("book", 5, "naive", {"stateless": metrics(0.1), "iterative": metrics(0.5)})
     write_run("book", 5, "seq2vec", {"direct": metrics(0.3)}, target="horizon")
@@ -145,12 +135,11 @@ def test_multi_step_forecasts_are_ranked_apart_from_one_step_ones(tmp_path, monk
         "models": {"naive": {}, "seq2vec": {"target": "horizon"}},
     }
     runs = views.read_runs({"book": spec})
-    rows = views.best_rows(runs)
-    assert [(r["forecast"], r["architecture"], r["mode"], r["naive MSE"]) for r in rows] == [
-        ("next 3 values", "seq2vec", "direct", 0.5),
-        ("next 3 values", "naive", "iterative", 0.5),
-        ("next value", "naive", "stateless", 0.1),
-    ]
+    kinds = {run["arch"]: {k: mode for k, (mode, _) in views.scores(run).items()} for run in runs}
+    assert kinds == {
+        "naive": {"next value": "stateless", "next 3 values": "iterative"},
+        "seq2vec": {"next 3 values": "direct"},
+    }
     titles = [ax.get_title() for ax in views.mse_figure(runs).axes]
     assert titles == ["Forecasts of the next 3 values", "Forecasts of the next value"]
 

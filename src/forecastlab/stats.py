@@ -127,7 +127,11 @@ def model_confidence_set(
     if len(distinct) == 1:
         return [1.0] * x.shape[1]
     procedure = MCS(x[:, distinct], level, reps=reps, block_size=block_size, seed=seed)
-    procedure.compute()
+    # A loss difference without spread (a model worse at every target by the same
+    # amount) divides zero by zero in the bootstrap's statistics: arch then eliminates
+    # that model with p-value 0, as it should, and numpy's warning says nothing more.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        procedure.compute()
     found = procedure.pvalues["Pvalue"]
     if sorted(map(_index, found.index)) != list(range(len(distinct))):
         # arch 8.0.0 eliminates both models of a pair when two pairs tie exactly for

@@ -24,6 +24,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from pandas.io.formats.style import Styler
 
+from forecastlab import comparison
 from forecastlab.architectures import WINDOW_MODE
 from forecastlab.handcheck import forward
 from forecastlab.io import read_json, read_npz
@@ -125,12 +126,11 @@ def primary_mode(run: Run) -> str:
 
 
 def forecast_kind(run: Run, mode: str) -> str:
-    """What a mode forecasts, so that only forecasts of the same targets are ranked
+    """What a mode forecasts, so that only forecasts of the same targets are shown
     together: "next value", or "next H values" for the multi-step strategies (direct,
-    seq2seq and one-step models iterated)."""
-    if mode == "iterative" or run["evaluation"]["target"] in ("horizon", "shifted_horizon"):
-        return f"next {run['evaluation']['horizon']} values"
-    return "next value"
+    seq2seq and one-step models iterated); forecastlab.comparison's definition."""
+    evaluation = run["evaluation"]
+    return comparison.forecast_kind(evaluation["target"], evaluation["horizon"], mode)
 
 
 def scores(run: Run) -> dict[str, tuple[str, Mapping[str, Any]]]:
@@ -140,43 +140,6 @@ def scores(run: Run) -> dict[str, tuple[str, Mapping[str, Any]]]:
         if mode in run["evaluation"]["modes"]:
             found[forecast_kind(run, mode)] = (mode, run["evaluation"]["modes"][mode])
     return found
-
-
-def best_rows(runs: Sequence[Run], per_window: int = 3) -> list[dict[str, Any]]:
-    """The `per_window` lowest test MSEs (means over the seeds, with their 95% interval)
-    of each window length and kind of forecast (forecast_kind), each model in the mode
-    it was trained for (or iterated), beside the naive baseline's MSE on the same
-    targets when the study has it."""
-    rows = []
-    for window in sorted({run["window"] for run in runs}):
-        here = [
-            (run, kind, *score)
-            for run in runs
-            if run["window"] == window
-            for kind, score in scores(run).items()
-        ]
-        for kind in sorted({entry[1] for entry in here}):
-            ranked = sorted(
-                (e for e in here if e[1] == kind), key=lambda e: spread(e[0], e[2], "mse")["mean"]
-            )
-            naive = next((e for e in ranked if e[0]["arch"] == "naive"), None)
-            for rank, (run, _, mode, _metrics) in enumerate(ranked[:per_window], start=1):
-                mse = spread(run, mode, "mse")
-                row = {
-                    "window": window,
-                    "forecast": kind,
-                    "rank": rank,
-                    "architecture": run["arch"],
-                    "mode": mode,
-                    "seeds": mse["n"],
-                    "MSE": mse["mean"],
-                    "MSE 95% interval": interval_text(mse),
-                    "MASE": spread(run, mode, "mase")["mean"],
-                }
-                if naive is not None:
-                    row["naive MSE"] = naive[3]["mse"]
-                rows.append(row)
-    return rows
 
 
 def mse_figure(runs: Sequence[Run]) -> Figure | None:
