@@ -107,6 +107,9 @@ def test_models_verified_and_logged_to_mlflow(repo):
     rnn1 = parents["sine/w2/rnn1"]
     assert rnn1.data.tags["seeds"] == "7 8" and "stateless_mse_high" in rnn1.data.metrics
     assert "stateful_to_stateless_mse_low" in rnn1.data.metrics
+    # Its place in the model confidence set of the next value at window 2.
+    assert rnn1.data.tags["mcs.next_value"] in ("in the set", "excluded")
+    assert rnn1.data.metrics["mcs_next_value_in_set"] in (0.0, 1.0)
     assert "stateless_mse_sd" not in parents["sine/w2/naive"].data.metrics  # one seed
     for r in runs:
         assert r.info.status == "FINISHED"
@@ -296,10 +299,14 @@ def test_every_metric_equals_keras_called_the_tutorials_way(repo, arch):
 
 def test_study_report_and_index(repo):
     html = (repo / "reports/sine.html").read_text()
-    # Pictures first: the key figure comes before any table, the best models before the
-    # full comparison, whose columns are the errors of each mode.
-    assert html.index("data:image/png;base64") < html.index("<table")
-    assert html.index("Best models") < html.index("Comparison: architecture x window x mode")
+    # The best models first, as the model confidence set with its p-values, then every
+    # pair's test as a heat map, the MSE figure, and the full comparison last, whose
+    # columns are the errors of each mode.
+    image = 'src="data:image/png'  # a figure (the page's CSS holds data:image/png too)
+    assert html.index("The best models") < html.index("<table") < html.index(image)
+    assert "best models (MCS p-value)" in html and "MCS p-value" in html
+    assert html.index("Which model beats which") < html.index("Test MSE at a glance")
+    assert html.index("The best models") < html.index("Comparison: architecture x window x mode")
     tables = re.findall(r"<table.*?</table>", html, flags=re.S)
     table = next(t for t in tables if "RMSE (original units)" in t)
     assert "MASE" in table and "stateful_reset_L" in table
@@ -310,6 +317,26 @@ def test_study_report_and_index(repo):
     assert "read_npz(" not in html  # code hidden
     book = (repo / "reports/book.html").read_text()
     assert "Multi-step forecasts per horizon" in book and "t+10" in book
+    # The textbook's multi-step strategies in one set: iterated, direct and seq2seq.
+    assert "next 10 values" in book and "iterative" in book and "seq2seq" in book
+    with open(repo / "results/model_confidence_set.csv", newline="") as handle:
+        members = list(csv.DictReader(handle))
+    groups = {(m["study"], m["window"], m["forecast"]) for m in members}
+    assert ("book", "50", "next 10 values") in groups and ("sine", "5", "next value") in groups
+    assert all(m["in set"] == "True" for m in members if m["study"] == "walk")  # one target
+    with open(repo / "results/pairwise_tests.csv", newline="") as handle:
+        pairs = list(csv.DictReader(handle))
+    # Every pair of a group's models once.
+    sine5 = {m["model"] for m in members if (m["study"], m["window"]) == ("sine", "5")}
+    assert (
+        len([r for r in pairs if (r["study"], r["window"]) == ("sine", "5")])
+        == len(sine5) * (len(sine5) - 1) // 2
+    )
+    metrics = json.loads((repo / "results/metrics.json").read_text())
+    assert metrics["sine"]["w5"]["confidence_set"]["next_value"]
+    assert set(metrics["sine"]["w5"]["rnn1"]["mcs"]["next_value"]) == {"in", "p"}
+    assert metrics["claims"]["direct_beats_iterative"] == {"is": "not run"}  # no seq2vec
+    assert set(metrics["claims"]["lstm_beats_simple_rnn_10"]["book"]["w50"]) == {"is", "p"}
 
     index = (repo / "reports/index.html").read_text()
     assert 'href="sine.html"' in index and 'href="book.html"' in index
@@ -321,6 +348,10 @@ def test_study_report_and_index(repo):
     )
     assert "stateful p (DM)" in index  # the p-values beside the ratios
     assert "stateful_rnn1" in index  # the statefully trained models beside the others
+    # Per study the confidence set, and the tutorials' claims with their verdicts.
+    assert index.index("The best models of each study") < index.index("claims, tested")
+    assert "lstm vs seq2seq (next 10 values)" in index and "not run" in index
+    assert "002, notes on the textbook" in index and "p-value (Holm)" in index
     assert re.search(
         r"params hash <code>[0-9a-f]{12}</code> at git commit <code>[0-9a-f]{40}</code>", index
     )
@@ -511,6 +542,50 @@ def test_dvc_plots_show_draws_a_plot_per_study_and_question_offline(repo):
     ).stdout
     drawn = re.findall(r'<svg [^>]*class="marks"', rendered)  # what Vega draws a plot in
     assert len(drawn) == len(files), rendered[:2000]
+
+
+def baselines_only(url: str) -> dict:
+    """Params that ask no stateful question: one study of baselines alone, at one window,
+    its series downloaded from `url` (where nothing answers: the vendored copy is read)."""
+    spots = tiny_params()["studies"]["spots"]
+    spots["source"] |= {"download": True, "url": url, "timeout": 5}
+    spots |= {
+        "windows": {"lengths": [12], "cut": "non_overlapping"},
+        "architectures": ["naive", "seasonal_naive"],
+        "models": {"naive": {}, "seasonal_naive": {"season": 12}},
+    }
+    return {"studies": {"spots": spots}}
+
+
+def default_outputs(repo) -> dict:
+    folders = ("data", "models", "results", "reports", "logs", "benchmarks")
+    found = [p for folder in folders for p in (repo / folder).rglob("*") if p.is_file()]
+    return {p: p.read_bytes() for p in sorted([*found, repo / "mlflow.db"])}
+
+
+def test_another_params_file_runs_apart_and_baselines_alone_render_every_report(repo):
+    before = default_outputs(repo)
+    url = f"http://127.0.0.1:{free_port()}/monthly-sunspots.csv"
+    (repo / "baselines.yaml").write_text(yaml.safe_dump(baselines_only(url)))
+    result = run(["snakemake", "--cores", "2"], repo, FORECASTLAB_PARAMS="baselines.yaml")
+    terminal = result.stdout + result.stderr
+    assert (
+        "spots acquired: download failed (<urlopen error [Errno 111] Connection refused>), "
+        "read the vendored copy instead" in terminal
+    )
+    apart = repo / "runs/baselines"
+    assert {p.name for p in (apart / "reports").glob("*.html")} == {
+        "spots.html",
+        "computations.html",
+        "index.html",
+    }
+    index = (apart / "reports/index.html").read_text()
+    assert "These params ask no stateful question" in html.unescape(index)
+    assert (apart / "mlflow.db").exists() and (apart / "results/summary.csv").exists()
+    # The default run's outputs and store are untouched, and still current.
+    assert default_outputs(repo) == before
+    dry_run = run(["snakemake", "-n"], repo)
+    assert "Nothing to be done" in dry_run.stdout + dry_run.stderr
 
 
 def test_push_fresh_clone_pull_retrains_nothing(repo, tmp_path):
