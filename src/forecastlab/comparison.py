@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import combinations
 from typing import Any
 
@@ -71,7 +72,7 @@ class Candidate:
     targets: np.ndarray
     one_series: bool
 
-    @property
+    @cached_property
     def losses(self) -> np.ndarray:
         """The squared error at each target (n,), averaged over the steps ahead and the
         seeds."""
