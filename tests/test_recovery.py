@@ -157,6 +157,57 @@ def test_a_model_file_altered_after_training_fails_verification_and_is_retrained
     assert_nothing_to_do(repo)
 
 
+def test_a_store_locked_during_a_run_is_waited_for_and_changes_nothing(repo):
+    from tests.test_tracking import hold_exclusive
+
+    results = {p: p.read_bytes() for p in sorted((repo / "results").rglob("*")) if p.is_file()}
+    (repo / MODEL).unlink()  # retrain one model: every job after it logs to the store
+    log = repo / "logs/train/sine/w2/rnn1/seed7.log"
+    log.unlink()
+    pipeline = subprocess.Popen(
+        ["snakemake", "--cores", "2"],
+        cwd=repo,
+        env=command_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while not log.exists():  # the training job has started
+        assert pipeline.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    hold_exclusive(repo / "mlflow.db", 10.0).join()
+    terminal = pipeline.communicate(timeout=600)[0]
+    assert pipeline.returncode == 0, terminal
+    assert {p: p.read_bytes() for p in results} == results  # bitwise an undisturbed run's
+    run(["dvc", "repro"], repo)
+    assert_nothing_to_do(repo)
+
+
+def test_a_store_that_is_not_sqlite_stops_the_run_before_any_job(repo):
+    store = repo / "mlflow.db"
+    whole = store.read_bytes()
+    store.write_text("not a database\n")
+    (repo / MODEL).unlink()
+    log = repo / "logs/train/sine/w2/rnn1/seed7.log"
+    log.unlink()
+    try:
+        result = snakemake(repo)
+        message = (
+            f"error: MLflow store {store} is not a usable SQLite database (file is not a "
+            "database): move it aside to start a new store, or set MLFLOW_TRACKING_URI to "
+            "another"
+        )
+        assert result.returncode != 0 and message in result.stdout + result.stderr
+        assert "Traceback" not in result.stdout + result.stderr
+        assert not (repo / MODEL).exists() and not log.exists()  # no job ran
+    finally:
+        store.write_bytes(whole)
+    assert snakemake(repo).returncode == 0
+    run(["dvc", "repro"], repo)
+    assert_nothing_to_do(repo)
+
+
 def test_a_training_job_killed_in_a_rerun_is_redone_and_its_run_closed(repo):
     edit_params(repo, lambda studies: studies["sine"]["models"]["rnn1"].update(epochs=1000))
     locked_training = locked(repo, "train")
