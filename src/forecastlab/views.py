@@ -586,18 +586,24 @@ def p_text(p: float) -> str:
 def pairwise_matrix(
     rows: Sequence[Mapping[str, Any]],
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """One group's pairwise rows -> the models by MSE (lowest first), the Holm-adjusted
-    p-values (k, k) and the direction (k, k): +1 where the row's model has the lower
-    expected loss (the test's statistic says so), -1 where higher, 0 on the diagonal."""
+    """One group's pairwise rows -> the models by MSE (lowest first; with their strategy,
+    "rnn1 (iterative)", in a multi-step group), the Holm-adjusted p-values (k, k) and the
+    direction (k, k): +1 where the row's model has the lower expected loss (the test's
+    statistic says so), -1 where higher, 0 on the diagonal."""
+
+    def name(row: Mapping[str, Any], side: str) -> str:
+        model = row[f"model {side}"]
+        return model if row["forecast"] == "next value" else f"{model} ({row[f'strategy {side}']})"
+
     mse: dict[str, float] = {}
     for row in rows:
-        mse[row["model a"]], mse[row["model b"]] = float(row["MSE a"]), float(row["MSE b"])
+        mse[name(row, "a")], mse[name(row, "b")] = float(row["MSE a"]), float(row["MSE b"])
     models = sorted(mse, key=lambda name: (mse[name], name))
     index = {name: i for i, name in enumerate(models)}
     p = np.full((len(models), len(models)), np.nan)
     sign = np.zeros((len(models), len(models)))
     for row in rows:
-        a, b = index[row["model a"]], index[row["model b"]]
+        a, b = index[name(row, "a")], index[name(row, "b")]
         p[a, b] = p[b, a] = float(row["p (Holm)"])
         statistic = float(row["statistic"])  # positive: a's loss is larger
         direction = 0.0 if np.isnan(statistic) else -float(np.sign(statistic))
@@ -619,7 +625,9 @@ def pairwise_figure(
         return None
     sizes = [len(pairwise_matrix(rows)[0]) for rows in groups.values()]
     side = max(4.0, 0.55 * max(sizes) + 2.5)
-    figure, axes = plt.subplots(len(groups), 1, figsize=(side + 1.5, side * len(groups)))
+    figure, axes = plt.subplots(
+        len(groups), 1, figsize=(side + 1.5, side * len(groups)), layout="constrained"
+    )
     axes = np.atleast_1d(axes)
     image = None
     for ax, ((_, window, _, kind), rows) in zip(axes, sorted(groups.items()), strict=True):
@@ -644,9 +652,11 @@ def pairwise_figure(
                 )
         ax.set_xticks(range(len(models)), models, rotation=45, ha="right", fontsize=8)
         ax.set_yticks(range(len(models)), models, fontsize=8)
-        ax.set_title(f"window {window}, {kind}: row model against column model", fontsize=10)
+        ax.set_title(f"window {window}, {kind}", fontsize=10)
     colourbar = figure.colorbar(image, ax=list(axes), shrink=0.6)
-    colourbar.set_label("row better (blue) or worse (red): -log10 p (Holm), capped at 4")
+    colourbar.set_label(
+        "row's model better (blue) or worse (red) than column's: -log10 p (Holm), capped at 4"
+    )
     plt.close(figure)
     return figure
 
