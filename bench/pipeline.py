@@ -42,7 +42,11 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from forecastlab.layout import output_folder  # noqa: E402
 from forecastlab.reproduce import copy_pipeline  # noqa: E402
+
+# The params file of a benchmark of some studies or another number of seeds.
+BENCH_PARAMS = "bench-params.yaml"
 
 
 def job_figures(root: Path) -> dict[str, list[dict[str, float]]]:
@@ -185,19 +189,22 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="forecastlab-bench-") as scratch:
         root = REPO if args.here else Path(scratch)
-        if args.here:
-            # Count this run's jobs only.
-            shutil.rmtree(root / "benchmarks", ignore_errors=True)
-            (root / "logs/forkserver.log").unlink(missing_ok=True)
-        else:
+        if not args.here:
             copy_pipeline(REPO, root)
-        environment = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root}/mlflow.db"}
+        environment = dict(os.environ)
+        # A subset of the params is another params file: its outputs live apart.
+        outputs = root
         if args.studies or args.seeds:
             params = bench_params(yaml.safe_load((REPO / "params.yaml").read_text()), args)
             if isinstance(params, str):
                 parser.error(params)
-            (root / "bench-params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-            environment["FORECASTLAB_PARAMS"] = "bench-params.yaml"
+            (root / BENCH_PARAMS).write_text(yaml.safe_dump(params, sort_keys=False))
+            environment["FORECASTLAB_PARAMS"] = BENCH_PARAMS
+            outputs = output_folder(root / BENCH_PARAMS, root)
+        environment["MLFLOW_TRACKING_URI"] = f"sqlite:///{outputs}/mlflow.db"
+        # Count this run's jobs only.
+        shutil.rmtree(outputs / "benchmarks", ignore_errors=True)
+        (outputs / "logs/forkserver.log").unlink(missing_ok=True)
         started = time.perf_counter()
         cpu_before = children_cpu()
         snakemake = subprocess.Popen(
@@ -211,8 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         if snakemake.returncode != 0:
             print(f"error: the pipeline failed (exit {snakemake.returncode})", file=sys.stderr)
             return 1
-        rules, forked, training = job_figures(root), forked_cpu(root), training_seconds(root)
-        evaluations = evaluation_seconds(root)
+        rules, forked = job_figures(outputs), forked_cpu(outputs)
+        training, evaluations = training_seconds(outputs), evaluation_seconds(outputs)
 
     lines = table(rules, forked, wall, cpu, own_cpu, training, evaluations)
     print("\n".join(lines))
