@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from forecastlab.comparison import (
+    PAIRWISE_COLUMNS,
+    SET_COLUMNS,
     Candidate,
     candidates,
     compare,
@@ -105,6 +107,7 @@ def test_pairwise_tests_worked_by_hand():
     c = candidate("c", np.full(5, 2.0))
     rows = pairwise_rows([a, b, c], 0.05)
     assert [(r["model a"], r["model b"]) for r in rows] == [("a", "b"), ("a", "c"), ("b", "c")]
+    assert tuple(rows[0]) == PAIRWISE_COLUMNS  # as a table of no pairs heads its columns
     ab = loss_difference_test(np.array([0.0, 3.0, 8.0, 0.0, 3.0]))
     ac = loss_difference_test(np.array([-3.0, 0.0, 5.0, -3.0, 0.0]))
     assert rows[0]["statistic"] == ab["statistic"] and rows[0]["p"] == ab["p_value"]
@@ -152,6 +155,7 @@ def test_the_confidence_set_of_a_group_and_its_bootstrap_settings():
         candidate("tie", rng.normal(size=400)),
     ]
     rows = confidence_set_rows(group, 0.05, MCS)
+    assert tuple(rows[0]) == SET_COLUMNS  # as a table of no models heads its columns
     assert [(r["model"], r["in set"]) for r in rows] == [
         ("worse", False),
         ("best", True),

@@ -768,10 +768,32 @@ def test_whole_numbers_written_as_floats_run_as_integers(tmp_path):
 
 
 def test_another_params_file_replaces_params_yaml_and_configfile_merges_over_it(tmp_path):
+    from forecastlab.config import load_yaml, planned_jobs, validate_params
+
     repo = make_pipeline_copy(tmp_path / "repo", tiny_params())
     (repo / "tiny.yaml").write_text((repo / "params.yaml").read_text())
+    book = {"studies": {"book": tiny_params()["studies"]["book"]}}
+    (repo / "book.yaml").write_text(yaml.safe_dump(book))
     (repo / "params.yaml").write_text((REPO / "params.yaml").read_text())  # the default grid
     alone = run(["snakemake", "-n"], repo, FORECASTLAB_PARAMS="tiny.yaml").stdout
-    merged = run(["snakemake", "-n", "--configfile", "tiny.yaml"], repo).stdout
+    merged = run(["snakemake", "-n", "--configfile", "book.yaml"], repo).stdout
     assert "data/raw/book.npz" in alone and "sine_noisy" not in alone
     assert "data/raw/book.npz" in merged and "data/raw/sine_noisy.csv" in merged
+    # The job count the params check bounds is the count Snakemake plans.
+    schema = load_yaml(REPO / "workflow/schemas/params.schema.yaml")
+    _, jobs = planned_jobs(validate_params(tiny_params(), schema)["studies"])
+    assert re.search(rf"^total\s+{jobs}$", alone, re.MULTILINE)
+    # Merged params are checked as one: tiny's sine study keeps the default's models.
+    narrowed = run(["snakemake", "-n", "--configfile", "tiny.yaml"], repo, check=False)
+    assert narrowed.returncode != 0
+    assert (
+        "studies.sine.models.seasonal_naive: 'seasonal_naive' is not in "
+        "studies.sine.architectures, so these hyperparameters would be ignored: list it there "
+        "or remove them" in narrowed.stdout + narrowed.stderr
+    )
+    empty = run(["snakemake", "-n"], repo, check=False, FORECASTLAB_PARAMS="")
+    assert empty.returncode != 0
+    assert (
+        "FORECASTLAB_PARAMS is set but empty: unset it to run on params.yaml, or set it to the "
+        "params file to run on" in empty.stdout + empty.stderr
+    )

@@ -192,6 +192,19 @@ def _about(candidate: Candidate) -> dict[str, Any]:
     }
 
 
+# The columns of pairwise_rows and confidence_set_rows, for a table of none (params
+# whose every group has one model: baselines alone, one architecture).
+PAIRWISE_COLUMNS = (
+    *("study", "window", "forecast", "model a", "strategy a", "model b", "strategy b"),
+    *("seeds a", "seeds b", "MSE a", "MSE b", "targets", "lag", "statistic", "p", "p (Holm)"),
+    "a is",
+)
+SET_COLUMNS = (
+    *("study", "window", "forecast", "model", "strategy", "seeds", "MSE", "rank", "MCS p"),
+    *("in set", "models", "targets", "block"),
+)
+
+
 def pairwise_rows(group: Sequence[Candidate], level: float) -> list[dict[str, Any]]:
     """Every pair (a, b) of a group's candidates, a before b in the group's order: their
     MSEs (losses averaged over targets and seeds), the HLN-corrected Diebold-Mariano test

@@ -9,7 +9,14 @@ from pathlib import Path
 
 from forecastlab.claims import claim_rows, claims_tree
 from forecastlab.cli import configure_logging, json_object
-from forecastlab.comparison import candidates, compare, comparison_tree, merged
+from forecastlab.comparison import (
+    PAIRWISE_COLUMNS,
+    SET_COLUMNS,
+    candidates,
+    compare,
+    comparison_tree,
+    merged,
+)
 from forecastlab.dvcplots import ONE_SERIES_ARRAYS, curve_rows, forecast_rows
 from forecastlab.io import read_json, read_npz, write_json
 from forecastlab.layout import replicates_of, runs_of
@@ -101,8 +108,8 @@ def main(argv: list[str] | None = None) -> None:
         pairwise, {name: spec["source"]["kind"] for name, spec in args.studies.items()}
     )
     compared = time.perf_counter() - started
-    write_csv(args.pairwise, pairwise)
-    write_csv(args.confidence_set, members)
+    write_csv(args.pairwise, pairwise, empty_columns=PAIRWISE_COLUMNS)
+    write_csv(args.confidence_set, members, empty_columns=SET_COLUMNS)
     write_csv(args.claims, claims)
     write_csv(args.summary, rows)
     write_csv(args.aggregates, aggregates)
