@@ -333,3 +333,11 @@ def test_the_claims_table(tmp_path):
     assert lstm["source"].startswith("003")
     assert table["wavenet vs every other model (next 10 values)"]["verdict"] == "not run"
     assert table["wavenet vs every other model (next 10 values)"]["p-value (Holm)"] == "–"
+
+
+def test_count_names_one_and_many():
+    assert views.count(1, "model") == "1 model"
+    assert views.count(3, "model") == "3 models"
+    assert views.count(0, "run") == "0 runs"
+    assert views.count(2, "study", "studies") == "2 studies"
+    assert views.count(1, "study", "studies") == "1 study"

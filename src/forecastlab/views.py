@@ -502,6 +502,11 @@ def links(pages: Mapping[str, str]) -> str:
 # The reports read them; nothing here recomputes a test.
 
 
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """`n` and the noun it counts: "1 model", "3 models", "2 studies"."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def read_table(path: str) -> list[dict[str, Any]]:
     """A results CSV as a list of row dicts (empty cells as NaN)."""
     return pd.read_csv(path).to_dict("records")
