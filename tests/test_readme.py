@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 
 import pytest
 
@@ -62,3 +63,20 @@ def test_sharing_commands_work_as_written(pipeline_repo):
     weights = "models/sine/w2/rnn1/seed7/weights.npz"
     assert (copy / weights).read_bytes() == (pipeline_repo / weights).read_bytes()
     assert "Running stage" not in run(["dvc", "repro"], copy).stdout
+
+
+def test_the_findings_page_is_generated_from_the_committed_results():
+    written = subprocess.run(
+        [sys.executable, "-m", "forecastlab.findings"], capture_output=True, text=True, check=True
+    ).stdout
+    assert (REPO / "docs/findings.md").read_text() == written, (
+        "stale: python -m forecastlab.findings > docs/findings.md"
+    )
+
+
+def test_every_link_of_the_documentation_leads_to_a_file():
+    pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), REPO / "bench/README.md"]
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text()):
+            assert (page.parent / target).exists(), f"{page.name} links {target}, which is missing"
+    assert len(README.splitlines()) <= 250  # a README, not a manual: the rest is in docs/
