@@ -35,6 +35,7 @@ def cluster_params() -> dict:
     params = tiny_params()
     for name, study in params["studies"].items():
         study["architectures"] = ["rnn1"] if name == "sine" else []
+        study["models"] = {arch: study["models"][arch] for arch in study["architectures"]}
     del params["studies"]["sine"]["models"]["rnn1"]["seeds"]
     return params
 
