@@ -739,6 +739,29 @@ def dump_with(change) -> str:
             "params.yaml:3: not valid YAML: found character '\\t' that cannot start any token "
             "(column 1; indent with spaces, YAML allows no tabs)",
         ),
+        (
+            lambda text: text.replace(
+                "file: data/external/monthly-sunspots.csv", "file: ../../outside.csv"
+            ),
+            "params.yaml is invalid:\n  studies.spots.source.file: '../../outside.csv' lies "
+            "outside the project folder; put the file under data/external/, or list its folder "
+            "in data_roots",
+        ),
+        (
+            lambda text: text.replace(
+                "file: data/external/monthly-sunspots.csv",
+                "file: data/external/monthly-sunspots.csv\n      url: file:///etc/passwd\n"
+                "      download: true",
+            ),
+            "params.yaml is invalid:\n  studies.spots.source.url: 'file:///etc/passwd' is not an "
+            "http:// or https:// address",
+        ),
+        (
+            lambda text: text.replace("seeds: 2", "seeds: 10000"),
+            "params.yaml is invalid:\n  studies.sine.models.rnn1.seeds: 10000 is neither of the "
+            "allowed forms (10000 is greater than the maximum of 100; 10000 is not of type "
+            "'array')",
+        ),
     ],
 )
 def test_params_checks_stop_a_dry_run_with_their_message(tmp_path, change, expected):
