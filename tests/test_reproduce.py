@@ -101,6 +101,7 @@ def reproduce(repo, *args):
 @pytest.mark.slow
 def test_reproduction_check_on_a_tiny_pipeline(tmp_path):
     sine = tiny_params()["studies"]["sine"]
+    del sine["models"]["stateful_rnn1"]
     params = {
         "studies": {
             "sine": {**sine, "windows": {"lengths": [2]}, "architectures": ["naive", "rnn1"]}
