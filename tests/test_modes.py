@@ -2,8 +2,19 @@ import numpy as np
 import pytest
 
 from forecastlab.evaluation import point_metrics, stateful_predict, stateless_predict
-from forecastlab.models import build_model
-from forecastlab.modes import Case, evaluate, flat_metrics
+from forecastlab.handcheck import verify_predictions
+from forecastlab.models import build_model, export_weights
+from forecastlab.modes import (
+    DRAWN,
+    MODES,
+    VERIFIED,
+    VERSUS_STATELESS,
+    Case,
+    compared_of,
+    evaluate,
+    flat_metrics,
+    forecasts_after_windows,
+)
 from forecastlab.windows import cut_windows
 from tests.conftest import TINY_HORIZON, TINY_LENGTH, tiny_model_hp, tiny_series
 
@@ -116,3 +127,41 @@ def test_flat_metrics_name_each_mode_metric_and_horizon_step():
         "direct_mse_step_2": 1.5,
         "stateful_to_stateless_mse": 0.7,
     }
+
+
+def test_the_modes_are_independent_of_their_order():
+    case = case_of("rnn1")
+    ordered = evaluate(case)
+    # Each runner reads only the case: run last to first, they save the same arrays.
+    backwards = {}
+    for mode in reversed(MODES):
+        if mode.applies(case):
+            backwards |= mode.run(case).arrays
+    assert set(backwards) == set(ordered.arrays)
+    for name, values in ordered.arrays.items():
+        np.testing.assert_array_equal(backwards[name], values)
+
+
+def test_each_entry_says_what_is_verified_compared_tested_and_drawn():
+    case = case_of("rnn1")
+    result = evaluate(case)
+    arrays, modes = result.arrays, result.metrics["modes"]
+    # Compared: the window and iterated forecasts, each scored in eval.json.
+    compared = [c for c in compared_of("next") if c.array in arrays]
+    assert [c.name for c in compared] == ["stateless", "iterative"]
+    assert all(c.name in modes for c in compared)
+    np.testing.assert_array_equal(compared[0].forecasts(arrays), result.forecasts["stateless"])
+    np.testing.assert_array_equal(compared[0].targets(arrays, TINY_LENGTH, 3), result.targets)
+    # After each window: the forecasts eval.json scores on the window targets.
+    after = forecasts_after_windows(arrays)
+    for name in ("stateless", *VERSUS_STATELESS):
+        np.testing.assert_array_equal(after[name], result.forecasts[name])
+    assert set(DRAWN) <= set(after) and set(VERSUS_STATELESS) <= set(modes)
+    # Verified: the hand forward passes handcheck runs, over the arrays each names.
+    weights = export_weights(case.model)
+    checked = verify_predictions(
+        "rnn1", case.hp, weights, case.windows["test_inputs"], arrays, 1e-4
+    )
+    assert set(checked["modes"]) == set(VERIFIED)
+    for name, check in checked["modes"].items():
+        assert check["quantity"] in VERIFIED[name] and check["passed"]
