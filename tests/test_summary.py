@@ -6,13 +6,14 @@ from forecastlab.stats import diebold_mariano
 from forecastlab.summary import (
     aggregate_rows,
     environments,
+    has_stateful_forecasts,
     metrics_tree,
     parent_metrics,
     prediction_rows,
     stateful_answer,
+    stateful_columns,
     stateful_tests,
     stateful_verdicts,
-    study_stateful_rows,
     summary_rows,
     verdict_count_rows,
     window_errors,
@@ -273,11 +274,11 @@ def test_stateful_tests_give_the_ratio_the_dm_test_and_the_verdict():
     assert tests["stateful"]["verdict"] == "worse" and tests["stateful"]["p_value"] < 1e-10
     assert tests["stateful_reset_L"]["verdict"] == "no significant difference"
     assert np.isnan(tests["stateful"]["ratio_low"]) and tests["stateful"]["seeds"] == 1
-    model = {"arch": "rnn1", "window": 3, "arrays": stateful_arrays(0.5)}
-    rows = study_stateful_rows([model | {"replicates": [model]}], 0.05)
-    assert rows[0]["stateful is"] == "worse" and rows[0]["warm / stateless"] == pytest.approx(25)
-    naive = {"arch": "naive", "window": 3, "arrays": {}}
-    assert study_stateful_rows([naive | {"replicates": [naive]}], 0.05) == []
+    columns = stateful_columns(tests)
+    assert columns["stateful is"] == "worse" and columns["warm / stateless"] == pytest.approx(25)
+    assert has_stateful_forecasts(stateful_arrays(0.5))
+    naive = {k: v for k, v in stateful_arrays(0.5).items() if not k.startswith("stateful")}
+    assert not has_stateful_forecasts(naive) and set(window_errors(naive)) == {"stateless"}
 
 
 def test_seed_replicates_give_a_geometric_mean_ratio_its_interval_and_one_test():

@@ -9,6 +9,13 @@ from forecastlab import views
 from forecastlab.handcheck import forward
 from forecastlab.io import write_json, write_npz
 from forecastlab.layout import run_files
+from forecastlab.summary import (
+    STATEFUL_MODES,
+    stateful_columns,
+    stateful_tests,
+    stateful_verdicts,
+    write_csv,
+)
 
 SERIES = np.sin(np.arange(30) / 3.0)
 RNN1 = {"units": 1, "activation": "tanh", "output_activation": "linear", "target": "next"}
@@ -341,3 +348,30 @@ def test_count_names_one_and_many():
     assert views.count(0, "run") == "0 runs"
     assert views.count(2, "study", "studies") == "2 studies"
     assert views.count(1, "study", "studies") == "1 study"
+
+
+def test_a_study_reads_its_verdicts_as_the_summarize_job_wrote_them(tmp_path):
+    # Two models of one study and one of another, their tests as summarize runs them.
+    series = np.arange(12.0)
+    positions = np.array([3, 5, 7, 9])
+    arrays = {
+        "test_series": series,
+        "target_positions": positions,
+        "test_targets": series[positions],
+        "stateless": series[positions] + np.array([0.1, -0.1, 0.1, -0.1]),
+    } | dict.fromkeys(STATEFUL_MODES, np.r_[series[1:], 0.0] + 0.5)
+    models = [("sine", 10, "rnn1"), ("sine", 2, "gru"), ("other", 2, "rnn1")]
+    rows = [
+        {"study": s, "window": w, "architecture": a, "trained": "stateless", "mode": mode}
+        | {"mse": 0.25, "fingerprint": "f"}
+        for s, w, a in models
+        for mode in ("stateless", "stateful")
+    ]
+    tests = {model: stateful_tests([arrays], 0.05) for model in models}
+    write_csv(tmp_path / "verdicts.csv", stateful_verdicts(rows, tests))
+    shown = views.study_verdict_rows(views.read_table(str(tmp_path / "verdicts.csv")), "sine")
+    assert [(row["window"], row["architecture"]) for row in shown] == [(2, "gru"), (10, "rnn1")]
+    assert list(shown[0]) == list(views.STUDY_VERDICT_COLUMNS)
+    expected = stateful_columns(tests[models[0]])
+    assert {k: shown[0][k] for k in expected} == pytest.approx(expected, nan_ok=True)
+    assert shown[0]["stateful is"] == "worse" and shown[0]["seeds"] == 1

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from forecastlab.architectures import WINDOW_MODE
+from forecastlab.modes import compared_of
 from forecastlab.stats import (
     NO_DIFFERENCE,
     holm,
@@ -43,12 +43,10 @@ from forecastlab.stats import (
 MIN_TESTED = 3
 
 
-def forecast_kind(target: str, horizon: int, mode: str) -> str:
-    """What a mode of a model that learnt `target` forecasts: "next value", or "next H
-    values" for the multi-step strategies (direct, seq2seq, and iterated one-step)."""
-    if mode == "iterative" or target in ("horizon", "shifted_horizon"):
-        return f"next {horizon} values"
-    return "next value"
+def forecast_kind(multi_step: bool, horizon: int) -> str:
+    """What forecasts compete on: "next value", or "next H values" for the multi-step
+    strategies (direct, seq2seq, and iterated one-step; forecastlab.modes.Compared)."""
+    return f"next {horizon} values" if multi_step else "next value"
 
 
 def kind_key(kind: str) -> str:
@@ -86,21 +84,6 @@ class Candidate:
         return 1 if self.targets.ndim == 1 else self.targets.shape[1]
 
 
-def _last_step(values: np.ndarray, target: str) -> np.ndarray:
-    """Per-step forecasts or targets (n, L) or (n, L', H) -> those of the last step."""
-    return values[:, -1] if target in ("shifted", "shifted_horizon") else values
-
-
-def iterated_targets(arrays: Mapping[str, np.ndarray], window: int, horizon: int) -> np.ndarray:
-    """The next `horizon` values after each test window (n, H), which an iterated
-    forecast is scored on, from predictions.npz's arrays: after the window in each
-    series of a panel (test_series (n, T)), or at each target position of one series."""
-    series = np.asarray(arrays["test_series"])
-    if series.ndim == 2:
-        return series[:, window : window + horizon]
-    return series[np.asarray(arrays["target_positions"])[:, None] + np.arange(horizon)]
-
-
 def candidates(
     study: str,
     window: int,
@@ -109,42 +92,22 @@ def candidates(
     horizon: int,
     replicates: Sequence[Mapping[str, np.ndarray]],
 ) -> list[Candidate]:
-    """A model's candidates: its window forecasts (its mode by target) and, for one-step
-    models that have them, its iterated forecasts, from each seed's predictions.npz
-    arrays (replicates, first seed first)."""
+    """A model's candidates: each of its forecasts that compete (every mode's
+    forecastlab.modes.Mode.compared: its window forecasts and, for one-step models that
+    have them, its iterated ones), from each seed's predictions.npz arrays (replicates,
+    first seed first), on the first seed's targets."""
     first = replicates[0]
     one_series = "target_positions" in first
     found = []
-    truth = np.asarray(_last_step(first["test_targets"], target), np.float64)
-    forecasts = [
-        np.asarray(_last_step(seed["stateless"], target), np.float64) for seed in replicates
-    ]
-    found.append(
-        Candidate(
-            study,
-            window,
-            architecture,
-            WINDOW_MODE[target],
-            forecast_kind(target, horizon, WINDOW_MODE[target]),
-            np.stack(forecasts) - truth,
-            truth,
-            one_series,
-        )
-    )
-    if "iterative" in first:
-        truth = np.asarray(iterated_targets(first, window, horizon), np.float64)
-        forecasts = [np.asarray(seed["iterative"], np.float64) for seed in replicates]
+    for compared in compared_of(target):
+        if compared.array not in first:
+            continue
+        truth = np.asarray(compared.targets(first, window, horizon), np.float64)
+        forecasts = [np.asarray(compared.forecasts(seed), np.float64) for seed in replicates]
+        kind = forecast_kind(compared.multi_step, horizon)
+        errors = np.stack(forecasts) - truth
         found.append(
-            Candidate(
-                study,
-                window,
-                architecture,
-                "iterative",
-                forecast_kind(target, horizon, "iterative"),
-                np.stack(forecasts) - truth,
-                truth,
-                one_series,
-            )
+            Candidate(study, window, architecture, compared.name, kind, errors, truth, one_series)
         )
     return found
 

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
+from forecastlab.modes import DRAWN
 from forecastlab.summary import prediction_rows
 
 OFFLINE_TEMPLATE = Path(".dvc/plots/offline.html")
 # DVC's vega templates declare Vega-Lite 5: the newest 5.x that vl-convert bundles.
 VEGA_LITE = "5.21"
 # The arrays evaluation saves for a model of a one-series study, which forecast_rows reads.
-ONE_SERIES_ARRAYS = {"test_series", "target_positions", "stateless"}
+ONE_SERIES_ARRAYS = {"test_series", "target_positions"}
 # The most points a loss curve is drawn with.
 CURVE_POINTS = 100
 # A forecast plot shows the test series' first steps: long enough to see the season.
@@ -54,14 +55,15 @@ def curve_rows(model: str, history: Mapping[str, list[float]]) -> list[dict]:
 
 
 def forecast_rows(model: str, arrays: Mapping[str, np.ndarray]) -> list[dict]:
-    """Truth and the model's stateless and (where it has them) stateful one-step forecasts
-    at the test steps below FORECAST_STEPS (summary.prediction_rows, from the arrays
-    evaluation saves for a one-series study), as long rows: model, step, line ("truth",
-    "stateless" or "stateful"), value (six significant digits)."""
+    """Truth and the model's drawn one-step forecasts (forecastlab.modes.DRAWN: stateless
+    and, where it has them, stateful) at the test steps below FORECAST_STEPS
+    (summary.prediction_rows, from the arrays evaluation saves for a one-series study), as
+    long rows: model, step, line ("truth" or the forecast's name), value (six significant
+    digits)."""
     return [
         {"model": model, "step": row["step"], "line": line, "value": _shown(row[line])}
         for row in prediction_rows(arrays, upto=FORECAST_STEPS)
-        for line in ("truth", "stateless", "stateful")
+        for line in ("truth", *DRAWN)
         if line in row
     ]
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from forecastlab.architectures import ARCHITECTURES
 from forecastlab.io import atomic_path
+from forecastlab.modes import DRAWN, VERSUS_STATELESS, forecasts_after_windows
 from forecastlab.numerics import fingerprint_id
 from forecastlab.stats import (
     BETTER,
@@ -188,37 +189,25 @@ def write_csv(
 
 
 def prediction_rows(arrays: Mapping[str, np.ndarray], upto: int = 200) -> list[dict]:
-    """Truth and the forecasts of each mode at every test step below `upto` that windows
-    forecast.
+    """Truth and each drawn forecast (forecastlab.modes.DRAWN: stateless, and stateful if
+    the model has it) at every test step below `upto` that windows forecast.
 
     arrays as evaluation saves them for a one-series study: test_series (T,),
-    target_positions (m,), stateless (m,) (or (m, L) per-step forecasts, whose last step
-    counts), and stateful (T,) where stateful[t] forecasts step t + 1, if the model has it.
+    target_positions (m,), and each mode's arrays (forecastlab.modes.Mode.after_windows).
     """
-    series, stateless = arrays["test_series"], arrays["stateless"]
-    if stateless.ndim == 2:
-        stateless = stateless[:, -1]
-    rows = []
-    for i, step in enumerate(arrays["target_positions"]):
-        if step < upto:
-            row = {
-                "step": int(step),
-                "truth": float(series[step]),
-                "stateless": float(stateless[i]),
-            }
-            if "stateful" in arrays:
-                row["stateful"] = float(arrays["stateful"][step - 1])
-            rows.append(row)
-    return rows
+    series, positions = arrays["test_series"], arrays["target_positions"]
+    drawn = {name: f for name, f in forecasts_after_windows(arrays).items() if name in DRAWN}
+    return [
+        {"step": int(step), "truth": float(series[step])}
+        | {name: float(forecasts[i]) for name, forecasts in drawn.items()}
+        for i, step in enumerate(positions)
+        if step < upto
+    ]
 
 
 # The stateful modes, each compared with the stateless forecasts of the same windows, and
-# their names in the verdict table.
-STATEFUL_MODES = {
-    "stateful": "stateful",
-    "stateful_warm": "warm",
-    "stateful_reset_L": "reset every L",
-}
+# their names in the verdict table (forecastlab.modes.Mode.versus_stateless).
+STATEFUL_MODES = VERSUS_STATELESS
 # The fewest forecasts the Diebold-Mariano test takes.
 MIN_TESTED = 3
 
@@ -227,19 +216,24 @@ def window_errors(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The errors (forecast - target, float64) of the forecast made after each test window,
     stateless and in each stateful mode the model has, on the same targets in time order.
 
-    arrays as evaluation saves them for a one-series study: test_targets and stateless
-    (m,) (or (m, L) for per-step models, whose last step counts), target_positions (m,),
-    and per stateful mode (T,) where forecasts[t] forecasts step t + 1.
+    arrays as evaluation saves them for a one-series study: test_targets (m,) (or (m, L)
+    for per-step models, whose last step counts), target_positions (m,), and each mode's
+    arrays (forecastlab.modes.Mode.after_windows).
     """
-    stateless, targets = (np.asarray(arrays[k], np.float64) for k in ("stateless", "test_targets"))
-    if stateless.ndim == 2:
-        stateless, targets = stateless[:, -1], targets[:, -1]
-    ends = arrays["target_positions"] - 1
-    errors = {"stateless": stateless - targets}
-    for mode in STATEFUL_MODES:
-        if mode in arrays:
-            errors[mode] = np.asarray(arrays[mode], np.float64)[ends] - targets
-    return errors
+    targets = np.asarray(arrays["test_targets"], np.float64)
+    if targets.ndim == 2:
+        targets = targets[:, -1]
+    after = forecasts_after_windows(arrays)
+    return {
+        name: np.asarray(after[name], np.float64) - targets
+        for name in ("stateless", *STATEFUL_MODES)
+        if name in after
+    }
+
+
+def has_stateful_forecasts(arrays: Mapping[str, np.ndarray]) -> bool:
+    """Whether a model's saved arrays hold forecasts to test against the stateless ones."""
+    return any(name in arrays for name in STATEFUL_MODES)
 
 
 def stateful_tests(
@@ -305,10 +299,14 @@ def _mode_columns(name: str) -> tuple[str, ...]:
     )
 
 
+# Every stateful mode's columns of the stateful table, in its order.
+STATEFUL_TEST_COLUMNS = tuple(
+    column for name in STATEFUL_MODES.values() for column in _mode_columns(name)
+)
 # The stateful table's columns, as stateful_verdicts writes them (kept by a table of none).
 STATEFUL_COLUMNS = (
     *("study", "window", "architecture", "trained", "seeds", "stateless MSE", "stateful MSE"),
-    *(column for name in STATEFUL_MODES.values() for column in _mode_columns(name)),
+    *STATEFUL_TEST_COLUMNS,
     "fingerprint",
 )
 
@@ -394,26 +392,6 @@ def verdict_count_rows(verdicts: Iterable[Mapping[str, Any]]) -> list[dict]:
             groups.items(), key=lambda item: (item[0][0], item[0][1] == "stateful")
         )
     ]
-
-
-def study_stateful_rows(models: Iterable[Mapping[str, Any]], level: float) -> list[dict]:
-    """A study report's stateful table: per model with stateful modes (as
-    forecastlab.views.read_models gives them, each seed's predictions in its
-    "replicates"), its seeds and stateful_columns at `level`."""
-    rows = []
-    for model in sorted(models, key=lambda m: (m["window"], m["arch"])):
-        if "stateful" not in model["arrays"]:
-            continue
-        tests = stateful_tests([seed["arrays"] for seed in model["replicates"]], level)
-        rows.append(
-            {
-                "architecture": model["arch"],
-                "window": model["window"],
-                "seeds": len(model["replicates"]),
-                **stateful_columns(tests),
-            }
-        )
-    return rows
 
 
 def parent_metrics(

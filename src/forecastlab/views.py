@@ -25,12 +25,12 @@ from matplotlib.figure import Figure
 from pandas.io.formats.style import Styler
 
 from forecastlab import comparison
-from forecastlab.architectures import WINDOW_MODE
 from forecastlab.handcheck import forward
 from forecastlab.io import read_json, read_npz
 from forecastlab.layout import replicates_of, runs_of
+from forecastlab.modes import DRAWN, compared_of
 from forecastlab.stats import interval
-from forecastlab.summary import STATEFUL_MODES, prediction_rows
+from forecastlab.summary import STATEFUL_MODES, STATEFUL_TEST_COLUMNS, prediction_rows
 
 Run = dict[str, Any]
 ERROR_COLUMNS = ["MSE", "RMSE", "MAE", "RMSE (original units)", "MASE", "final val_loss"]
@@ -119,34 +119,31 @@ def comparison_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
     return rows
 
 
-def primary_mode(run: Run) -> str:
-    """The mode of a model's window forecasts, the ones it was trained to make:
-    stateless, direct or seq2seq, by its target."""
-    return WINDOW_MODE[run["evaluation"]["target"]]
-
-
-def forecast_kind(run: Run, mode: str) -> str:
-    """What a mode forecasts, so that only forecasts of the same targets are shown
-    together: "next value", or "next H values" for the multi-step strategies (direct,
-    seq2seq and one-step models iterated); forecastlab.comparison's definition."""
-    evaluation = run["evaluation"]
-    return comparison.forecast_kind(evaluation["target"], evaluation["horizon"], mode)
-
-
 def scores(run: Run) -> dict[str, tuple[str, Mapping[str, Any]]]:
-    """kind -> (mode, metrics) of a model's window forecasts and its iterated ones."""
-    found = {}
-    for mode in (primary_mode(run), "iterative"):
-        if mode in run["evaluation"]["modes"]:
-            found[forecast_kind(run, mode)] = (mode, run["evaluation"]["modes"][mode])
-    return found
+    """kind -> (mode, metrics) of a model's forecasts that compete with other models'
+    (forecastlab.modes.Mode.compared: its window forecasts and its iterated ones), each
+    kind named as forecastlab.comparison names it."""
+    evaluation = run["evaluation"]
+    return {
+        comparison.forecast_kind(found.multi_step, evaluation["horizon"]): (
+            found.name,
+            evaluation["modes"][found.name],
+        )
+        for found in compared_of(evaluation["target"])
+        if found.name in evaluation["modes"]
+    }
+
+
+# The modes the MSE figure marks beside each model's bar: those drawn against the truth and
+# tested against the window forecasts (the stateful one).
+MARKED = tuple(name for name in DRAWN if name in STATEFUL_MODES)
 
 
 def mse_figure(runs: Sequence[Run]) -> Figure | None:
-    """The study at a glance, one panel per kind of forecast (forecast_kind): the MSE
-    (log scale; mean over the seeds, with its 95% interval) of every model at each
-    window length in the mode it was trained for (or iterated), and, for models with
-    one, in the stateful mode."""
+    """The study at a glance, one panel per kind of forecast (scores): the MSE (log
+    scale; mean over the seeds, with its 95% interval) of every model at each window
+    length in the mode it was trained for (or iterated), and, for models with them, in
+    the drawn modes tested against it (the stateful one: forecastlab.modes)."""
     kinds = sorted({kind for run in runs for kind in scores(run)})
     if not kinds:
         return None
@@ -176,25 +173,24 @@ def mse_figure(runs: Sequence[Run]) -> Figure | None:
                 error_kw={"elinewidth": 0.8, "capsize": 2},
                 label=f"window {window}",
             )
-            stateful = [
-                spread(here[a], "stateful", "mse")["mean"]
-                if kind == "next value"
-                and a in here
-                and "stateful" in here[a]["evaluation"]["modes"]
-                else np.nan
-                for a in shown
-            ]
-            if any(np.isfinite(stateful)):
-                colour = bars.patches[0].get_facecolor()
-                ax.scatter(
-                    positions,
-                    stateful,
-                    marker="v",
-                    color=colour,
-                    edgecolor="k",
-                    zorder=3,
-                    label=f"window {window}, stateful",
-                )
+            for mode in MARKED:
+                marked = [
+                    spread(here[a], mode, "mse")["mean"]
+                    if kind == "next value" and a in here and mode in here[a]["evaluation"]["modes"]
+                    else np.nan
+                    for a in shown
+                ]
+                if any(np.isfinite(marked)):
+                    colour = bars.patches[0].get_facecolor()
+                    ax.scatter(
+                        positions,
+                        marked,
+                        marker="v",
+                        color=colour,
+                        edgecolor="k",
+                        zorder=3,
+                        label=f"window {window}, {mode}",
+                    )
         ax.set_xticks(range(len(shown)), shown, rotation=30, ha="right")
         ax.set(yscale="log", ylabel="test MSE", title=f"Forecasts of the {kind}")
         _floor(ax, np.nanmax(tops))
@@ -285,9 +281,12 @@ def one_step_figure(runs: Sequence[Run], upto: int = 100) -> Figure | None:
                     aligned["step"], aligned["truth"], "k", linewidth=5, alpha=0.2, label="truth"
                 )
                 drawn_truth = True
-            (line,) = ax.plot(aligned["step"], aligned["stateless"], label=run["arch"])
-            if "stateful" in aligned:
-                ax.plot(aligned["step"], aligned["stateful"], ":", color=line.get_color())
+            # The window forecasts first, labelled; the model's other lines in their colour.
+            drawn = [name for name in DRAWN if name in aligned]
+            first = drawn[0]
+            (line,) = ax.plot(aligned["step"], aligned[first], DRAWN[first], label=run["arch"])
+            for name in drawn[1:]:
+                ax.plot(aligned["step"], aligned[name], DRAWN[name], color=line.get_color())
         ax.set(title=f"window {window}", xlabel="test step")
         ax.legend(loc="upper right", ncol=4, fontsize="small")
     return finished(figure)
@@ -339,8 +338,9 @@ def horizon_figure(runs: Sequence[Run]) -> Figure | None:
     for run, mode, metrics in ahead:
         mse = metrics["per_horizon_mse"]
         left.plot(np.arange(1, len(mse) + 1), mse, marker="o", label=f"{run['arch']} ({mode})")
-        forecast = run["arrays"]["iterative" if mode == "iterative" else "stateless"][0]
-        forecast = forecast[-1] if forecast.ndim == 2 else forecast  # seq2seq: last step
+        evaluation = run["evaluation"]
+        compared = next(c for c in compared_of(evaluation["target"]) if c.name == mode)
+        forecast = compared.forecasts(run["arrays"])[0]
         right.plot(np.arange(1, len(forecast) + 1), forecast, marker="x", label=run["arch"])
     series, window = ahead[0][0]["arrays"]["test_series"], ahead[0][0]["window"]
     if series.ndim == 2:  # a panel of series: the first one's values after its window
@@ -428,6 +428,21 @@ def verification_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
         for seed in run["replicates"]
         for mode, result in seed["verification"]["modes"].items()
     ]
+
+
+# A study report's verdict columns of results/stateful_vs_stateless.csv: the model, its
+# seeds and each stateful mode's ratio, interval, p-value and verdict.
+STUDY_VERDICT_COLUMNS = ("architecture", "window", "seeds", *STATEFUL_TEST_COLUMNS)
+
+
+def study_verdict_rows(verdicts: Sequence[Mapping[str, Any]], study: str) -> list[dict[str, Any]]:
+    """A study's rows of the summarize job's verdict table (results/stateful_vs_stateless.csv,
+    as read_table reads it), by window and architecture, with STUDY_VERDICT_COLUMNS."""
+    rows = sorted(
+        (row for row in verdicts if row["study"] == study),
+        key=lambda row: (int(row["window"]), row["architecture"]),
+    )
+    return [{column: row[column] for column in STUDY_VERDICT_COLUMNS} for row in rows]
 
 
 def answer_figure(verdicts: Sequence[Mapping[str, Any]]) -> Figure | None:

@@ -13,10 +13,12 @@ rule report_study:
             "comparison",
             "handcheck",
             "layout",
+            "modes",
             "reporting",
             "stats",
             "summary",
             "views",
+            "windows",
         ),
     output:
         notebook="reports/{study}.ipynb",
@@ -43,7 +45,15 @@ rule summarize_results:
         runs=all_run_inputs,
         script=script("summarize"),
         library=library(
-            "architectures", "claims", "comparison", "dvcplots", "layout", "stats", "summary"
+            "architectures",
+            "claims",
+            "comparison",
+            "dvcplots",
+            "layout",
+            "modes",
+            "stats",
+            "summary",
+            "windows",
         ),
     output:
         summary="results/summary.csv",
@@ -149,10 +159,12 @@ rule report_index:
             "comparison",
             "handcheck",
             "layout",
+            "modes",
             "reporting",
             "stats",
             "summary",
             "views",
+            "windows",
         ),
     output:
         notebook="reports/index.ipynb",

@@ -29,6 +29,7 @@ from forecastlab.summary import (
     stateful_tests,
     stateful_verdicts,
     summary_rows,
+    has_stateful_forecasts,
     write_csv,
 )
 
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
             every_seed.append(predictions)
             if first_predictions is None:
                 first_predictions = predictions
-            if "stateful" in predictions:  # a recurrent one-step model on one series
+            if has_stateful_forecasts(predictions):  # a recurrent one-step model on one series
                 stateful.append(predictions)
         first = replicates[0]
         found += candidates(
