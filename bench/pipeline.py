@@ -3,9 +3,9 @@
 Runs `snakemake --cores N` on the default params (or a subset of its studies) in a
 temporary copy of the pipeline, or in this checkout with --here (its outputs are then the
 checkout's, as `bash bin/pipeline` would make them, and only the jobs it redoes are
-counted). Every rule writes a Snakemake benchmark file per job (benchmarks/, its wall `s`
-and `cpu_time`); this script adds them up per rule, charges the train and verify jobs the
-CPU of the fork server's children that ran them (logs/forkserver.log), and gives the
+counted). Every job writes a benchmark file in Snakemake's columns (benchmarks/, its wall
+`s` and `cpu_time`; a train or verify job's is written by its fork-server client and
+measures the child that did the work); this script adds them up per rule, and gives the
 run's whole CPU time (Snakemake and the fork server included) and the pure training time
 (history.json's `train_seconds`) with its share of the wall, and the slowest model's
 evaluation (its train log's "evaluated in" line). It writes the table to
@@ -84,18 +84,6 @@ def watch_own_cpu(process: subprocess.Popen) -> dict[str, float]:
     return own
 
 
-def forked_cpu(root: Path) -> dict[str, float]:
-    """The CPU seconds of the jobs that ran in the fork server's children, by rule folder
-    (train.py's jobs: train), from its log: their benchmark files count only the client
-    that waited for them."""
-    log = root / "logs/forkserver.log"
-    pattern = re.compile(r"forkserver: (\w+)\.py .*exit -?\d+, ([\d.]+) s CPU")
-    cpu: dict[str, float] = {}
-    for script, seconds in pattern.findall(log.read_text() if log.exists() else ""):
-        cpu[script] = cpu.get(script, 0.0) + float(seconds)
-    return cpu
-
-
 def training_seconds(root: Path) -> float:
     """The pure training time of every model (history.json's train_seconds), summed."""
     return sum(
@@ -117,7 +105,6 @@ def evaluation_seconds(root: Path) -> dict[str, float]:
 
 def table(
     rules: dict[str, list[dict[str, float]]],
-    forked: dict[str, float],
     wall: float,
     cpu: float,
     own_cpu: dict[str, float],
@@ -125,7 +112,7 @@ def table(
     evaluations: dict[str, float],
 ) -> list[str]:
     """The per-rule Markdown table and a summary line. A rule's CPU seconds are its jobs'
-    (benchmark files) plus those of its jobs' fork-server children (`forked`); `cpu` is
+    (benchmark files; a train or verify job's record is its fork-server child's); `cpu` is
     the whole run's, Snakemake and the fork server included (`own_cpu`: what each used
     itself)."""
     lines = [
@@ -134,7 +121,7 @@ def table(
     ]
     for rule, jobs in sorted(rules.items(), key=lambda item: -sum(j["s"] for j in item[1])):
         walls = [j["s"] for j in jobs]
-        rule_cpu = sum(j["cpu"] for j in jobs) + forked.get(rule, 0.0)
+        rule_cpu = sum(j["cpu"] for j in jobs)
         lines.append(
             f"| {rule} | {len(jobs)} | {sum(walls):.0f} s | {sum(walls) / len(walls):.1f} s "
             f"| {max(walls):.1f} s | {rule_cpu:.0f} |"
@@ -218,10 +205,10 @@ def main(argv: list[str] | None = None) -> int:
         if snakemake.returncode != 0:
             print(f"error: the pipeline failed (exit {snakemake.returncode})", file=sys.stderr)
             return 1
-        rules, forked = job_figures(outputs), forked_cpu(outputs)
+        rules = job_figures(outputs)
         training, evaluations = training_seconds(outputs), evaluation_seconds(outputs)
 
-    lines = table(rules, forked, wall, cpu, own_cpu, training, evaluations)
+    lines = table(rules, wall, cpu, own_cpu, training, evaluations)
     print("\n".join(lines))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(
@@ -232,7 +219,6 @@ def main(argv: list[str] | None = None) -> int:
                 "seeds": args.seeds or "params.yaml's",
                 "wall_seconds": wall,
                 "cpu_seconds": cpu,
-                "forked_cpu_seconds": forked,
                 "own_cpu_seconds": own_cpu,
                 "training_seconds": training,
                 "evaluation_seconds": evaluations,

@@ -216,7 +216,10 @@ def pipeline_repo(tmp_path_factory) -> Path:
     shutil.copytree(REPO / ".dvc/plots", repo / ".dvc/plots")
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "tiny pipeline"], repo)
-    result = run(["snakemake", "--cores", "2"], repo)
+    # A temporary folder of its own, for the test that the run leaves nothing there.
+    temporary = repo.parent / "tmp"
+    temporary.mkdir()
+    result = run(["snakemake", "--cores", "2"], repo, TMPDIR=str(temporary))
     # What the terminal showed, for the tests of progress lines (outside the repository).
     (repo.parent / "terminal.txt").write_text(result.stdout + result.stderr)
     return repo

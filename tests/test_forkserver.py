@@ -4,9 +4,11 @@ client's arguments, streams, directory, environment and exit status, and die wit
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -151,3 +153,99 @@ def test_the_server_ends_with_the_process_that_started_it(tmp_path):
     starter.kill()
     starter.wait()
     server.wait(timeout=30)
+
+
+EXIT_HANDLER = """
+import atexit, sys, time
+from pathlib import Path
+atexit.register(lambda: Path(sys.argv[1]).write_text("exit handler ran"))
+started = time.process_time()
+while time.process_time() - started < 0.5:  # half a second of CPU to measure
+    pass
+"""
+
+
+def test_a_childs_exit_handlers_run_and_its_benchmark_record_is_the_childs_cost(server, tmp_path):
+    script = write(tmp_path / "exiting.py", EXIT_HANDLER)
+    marker, record = tmp_path / "marker", tmp_path / "benchmarks" / "job.tsv"
+    environment = {**os.environ, forkserver.SOCKET_VARIABLE: server.socket_path}
+    command = [sys.executable, "-m", "forecastlab.forkserver", "--benchmark", str(record)]
+    done = subprocess.run([*command, str(script), str(marker)], env=environment, timeout=60)
+    assert done.returncode == 0
+    assert marker.read_text() == "exit handler ran"
+    header, values = (line.split("\t") for line in record.read_text().splitlines())
+    row = dict(zip(header, values, strict=True))
+    assert set(row) == {"s", "h:m:s", "max_rss", "cpu_time"}
+    # The child's CPU (the server's imports included in its memory, not in its time):
+    # the client itself only waits, at a few hundredths of a second.
+    assert 0.5 <= float(row["cpu_time"]) <= float(row["s"]) + 0.5
+    assert float(row["max_rss"]) > 100  # the server's TensorFlow and Keras, shared
+
+
+def test_a_failed_job_writes_no_benchmark_record(server, tmp_path):
+    script = write(tmp_path / "script.py", SCRIPT)
+    record = tmp_path / "job.tsv"
+    environment = {**os.environ, forkserver.SOCKET_VARIABLE: server.socket_path}
+    command = [sys.executable, "-m", "forecastlab.forkserver", "--benchmark", str(record)]
+    done = subprocess.run([*command, str(script), "3"], env=environment, capture_output=True)
+    assert done.returncode == 3
+    assert not record.exists()
+
+
+def test_a_thread_started_before_the_fork_is_found_and_refused():
+    before = forkserver.other_threads()
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        during, refusal = forkserver.other_threads(), forkserver.fork_refusal()
+    finally:
+        stop.set()
+        thread.join()
+    assert len(during) == len(before) + 1
+    assert refusal.startswith(f"the fork server runs {len(during)} other thread(s)")
+    assert forkserver.other_threads() == before
+
+
+def test_a_server_with_another_thread_refuses_and_the_client_runs_the_script_itself(tmp_path):
+    # Started by hand with numpy's OpenBLAS pool on: the server that `start` makes turns
+    # it off (forkserver.SINGLE_THREADED).
+    socket_path = str(tmp_path / "server.sock")
+    environment = {**os.environ, "OPENBLAS_NUM_THREADS": "2"}
+    command = [sys.executable, "-m", "forecastlab.forkserver", "--serve", socket_path]
+    log = open(tmp_path / "server.log", "w")  # noqa: SIM115 (open while the server runs)
+    serving = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not os.path.exists(socket_path):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        script = write(tmp_path / "script.py", SCRIPT)
+        done = client(
+            script,
+            "0",
+            socket_path=socket_path,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert done.wait(timeout=120) == 0
+        assert done.stdout.read() == f"out ['0'] {tmp_path} from the client\n"
+        stderr = done.stderr.read()
+        assert re.match(r"forkserver: the fork server runs [1-9]\d* other thread\(s\)", stderr)
+        assert stderr.endswith("; running the script here\nerr\n")
+    finally:
+        serving.terminate()
+        serving.wait(timeout=30)
+        log.close()
+    assert "script.py > " in (tmp_path / "server.log").read_text()
+    assert "refused" in (tmp_path / "server.log").read_text()
+
+
+def test_forkserver_off_runs_every_script_in_its_own_interpreter(tmp_path):
+    script = write(tmp_path / "script.py", SCRIPT)
+    assert forkserver.disabled({forkserver.SOCKET_VARIABLE: "off"})
+    assert not forkserver.disabled({forkserver.SOCKET_VARIABLE: "/tmp/x/server.sock"})
+    done = client(script, "0", socket_path="off", cwd=tmp_path, stdout=subprocess.PIPE)
+    assert done.wait(timeout=60) == 0
+    assert done.stdout.read() == f"out ['0'] {tmp_path} from the client\n"

@@ -504,6 +504,12 @@ def test_mlflow_server_serves_every_run_over_rest(repo):
         server.wait(timeout=30)
 
 
+def test_a_run_leaves_no_file_in_the_temporary_folder(repo):
+    # The fork server's children run their exit handlers: TensorFlow's autograph removes
+    # the modules it generated there, and the server its socket's folder.
+    assert sorted(path.name for path in (repo.parent / "tmp").iterdir()) == []
+
+
 def test_nothing_to_redo_after_a_full_run(repo):
     result = run(["snakemake", "-n"], repo)
     assert "Nothing to be done" in result.stdout + result.stderr

@@ -5,9 +5,12 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+import snakemake
 from snakemake.scheduling.job_scheduler import JobScheduler
 
-from forecastlab.scheduling import arm_one_timer_at_a_time
+from forecastlab.scheduling import SchedulerPatchError, arm_one_timer_at_a_time, patch_scheduler
+from tests.conftest import REPO
 
 
 def test_snakemakes_scheduler_has_the_method_the_fix_replaces():
@@ -37,3 +40,13 @@ def test_many_passes_arm_one_daemon_timer_that_wakes_the_loop_once():
     assert scheduler._open_jobs.acquire(timeout=5)
     time.sleep(0.1)
     assert scheduler._forecastlab_timer is None
+
+
+def test_the_patch_applies_to_the_locked_snakemake_only_and_says_so_otherwise():
+    lock = (REPO / "requirements.lock").read_text()
+    assert f"snakemake=={snakemake.__version__}" in lock
+    patch_scheduler(type("Scheduler", (JobScheduler,), {}), snakemake.__version__)
+    with pytest.raises(SchedulerPatchError, match=r"not of 9\.99\.0: check whether"):
+        patch_scheduler(type("Scheduler", (JobScheduler,), {}), "9.99.0")
+    with pytest.raises(SchedulerPatchError, match="add the version to PATCHED_VERSIONS"):
+        patch_scheduler(type("Other", (), {}), snakemake.__version__)

@@ -14,7 +14,19 @@ would, from the state of an interpreter that has imported those modules and run 
 else, and sends its exit status back. Every job is still one Snakemake job with its own
 log, outputs and exit status, so adding a seed still runs only that seed's jobs. Without
 a server (FORECASTLAB_FORKSERVER unset or not answering: a cluster job, a conda
-environment, a script run by hand) the client runs the script itself.
+environment, a script run by hand) the client runs the script itself; so it does when
+FORECASTLAB_FORKSERVER=off, which keeps Snakemake from starting one.
+
+A child ends as the interpreter would: its exit handlers run (TensorFlow's autograph
+removes its generated files in the temporary folder at exit), then it leaves with
+`os._exit`, so that nothing of the server (its sockets, its other children) is touched.
+It is forked only from a single-threaded server: a thread that held a lock at the fork
+(OpenBLAS's pool, a malloc's background thread) does not exist in the child, which could
+then wait on that lock forever. The server starts with those pools off, checks before
+every fork, and refuses a request while another thread runs; its client then runs the
+script itself. With `--benchmark FILE` the client writes the job's cost, the child's
+wall, CPU and peak memory, in the columns of Snakemake's benchmark files (Snakemake's own
+`benchmark:` would measure only the waiting client).
 
 A client that is killed takes its job with it: the server terminates a child whose client
 has gone, a client that receives SIGTERM, SIGINT or SIGHUP waits for its child to end
@@ -24,11 +36,13 @@ with the server, which ends with the Snakemake process that started it.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import gc
 import importlib
 import json
 import os
+import resource
 import runpy
 import selectors
 import shutil
@@ -37,12 +51,21 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 SOCKET_VARIABLE = "FORECASTLAB_FORKSERVER"
+OFF = "off"  # FORECASTLAB_FORKSERVER=off: no server, every job starts its own interpreter
+# The server's environment on top of the caller's: no thread pools that start at import
+# (numpy's OpenBLAS; pyarrow's jemalloc, imported with TensorFlow), so that it can fork.
+SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "JE_ARROW_MALLOC_CONF": "background_thread:false"}
+# CPython's own way to run the exit handlers, as the interpreter does when it ends. It is
+# internal (not in atexit's documented API), hence the loud check at the server's start.
+_run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
 # What the train and verify scripts import, the costly part of their start-up. Importing
 # runs no TensorFlow operation, so each forked child starts TensorFlow's runtime itself.
 PRELOAD = (
@@ -88,6 +111,11 @@ class Server:
             del os.environ[SOCKET_VARIABLE]
 
 
+def disabled(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether the user turned the server off (FORECASTLAB_FORKSERVER=off)."""
+    return environ.get(SOCKET_VARIABLE, "").lower() == OFF
+
+
 def start(log: str | Path, timeout: float = 30.0) -> Server:
     """Start a server that logs to `log`, wait until it listens, and name its socket in
     this process's environment (FORECASTLAB_FORKSERVER), which jobs started from here
@@ -99,6 +127,7 @@ def start(log: str | Path, timeout: float = 30.0) -> Server:
     with open(log, "ab") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "forecastlab.forkserver", "--serve", socket_path],
+            env=os.environ | SINGLE_THREADED,
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -133,12 +162,21 @@ def exit_code(error: SystemExit) -> int:
 # -- the client -------------------------------------------------------------------------
 
 
-def delegate(script: str, argv: list[str]) -> int | None:
+@dataclass
+class Ended:
+    """How a job ended: its exit status and its cost (CPU seconds, peak memory in MB)."""
+
+    status: int
+    cpu_s: float
+    max_rss_mb: float
+
+
+def delegate(script: str, argv: list[str]) -> Ended | None:
     """Run `script` in a child of the server named by FORECASTLAB_FORKSERVER, with this
-    process's standard streams, and return its exit status; None when there is no server
-    to run it."""
+    process's standard streams, and return how it ended; None when there is no server to
+    run it, or it refused to fork (it says why on stderr)."""
     path = os.environ.get(SOCKET_VARIABLE)
-    if not path:
+    if not path or disabled():
         return None
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -165,18 +203,27 @@ def delegate(script: str, argv: list[str]) -> int | None:
         signals.append(signum)
         connection.shutdown(socket.SHUT_WR)
 
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, end_the_job)
+    previous = {
+        signum: signal.signal(signum, end_the_job)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    }
     reply = b""
     while chunk := connection.recv(4096):
         reply += chunk
     if not reply:
         print("forkserver: the server ended before the job did", file=sys.stderr)
-        return 1
-    status = json.loads(reply)["status"]
+        return Ended(1, 0.0, 0.0)
+    answer = json.loads(reply)
+    if "refused" in answer:
+        print(f"forkserver: {answer['refused']}; running the script here", file=sys.stderr)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        return None
+    status = answer["status"]
     if signals:
-        return 128 + signals[0]
-    return status if status >= 0 else 128 - status  # -N: the child died of signal N
+        status = -signals[0]
+    # -N: the child died of signal N, which a shell reports as 128 + N.
+    return Ended(status if status >= 0 else 128 - status, answer["cpu_s"], answer["max_rss_mb"])
 
 
 # -- the server -------------------------------------------------------------------------
@@ -232,15 +279,45 @@ def _fork(request: dict, fds: list[int], inherited: list[socket.socket]) -> int:
                 sock.close()
             code = _run_child(request, fds)
         finally:
+            # As the interpreter ends: the exit handlers, the script's and its modules'.
+            _run_exit_handlers()
+            sys.stdout.flush()
+            sys.stderr.flush()
             os._exit(code)
     for fd in fds:
         os.close(fd)
     return pid
 
 
+def other_threads(tasks: Path = Path("/proc/self/task")) -> list[str]:
+    """The names of this process's threads but the calling one (Linux: /proc/self/task)."""
+    names = []
+    for task in sorted(tasks.iterdir()):
+        if int(task.name) != threading.get_native_id():
+            names.append((task / "comm").read_text().strip())
+    return names
+
+
+def fork_refusal() -> str | None:
+    """Why this process must not fork a job now (another thread runs), or None."""
+    threads = other_threads()
+    if not threads:
+        return None
+    settings = " ".join(f"{key}={value}" for key, value in SINGLE_THREADED.items())
+    return (
+        f"the fork server runs {len(threads)} other thread(s) ({', '.join(threads)}) and "
+        f"forks only single-threaded (start it with {settings})"
+    )
+
+
 def serve(socket_path: str) -> None:
     """Listen on `socket_path`, import PRELOAD, then fork a child per request until the
     process that started the server ends or sends SIGTERM."""
+    if _run_exit_handlers is None:
+        raise RuntimeError(
+            "this Python has no atexit._run_exitfuncs: the fork server cannot run its "
+            "children's exit handlers; set FORECASTLAB_FORKSERVER=off"
+        )
     parent = os.getppid()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(socket_path)
@@ -253,6 +330,9 @@ def serve(socket_path: str) -> None:
     gc.collect()
     gc.freeze()
     print(f"forkserver: imported {len(PRELOAD)} modules in {time.perf_counter() - started:.1f} s")
+    refusal = fork_refusal()
+    if refusal:
+        print(f"forkserver: {refusal}: every job will run in its own interpreter")
     sys.stdout.flush()
 
     def stop(_signum: int, _frame: object) -> None:
@@ -289,8 +369,16 @@ def _accept(listener: socket.socket, selector: selectors.BaseSelector, children:
         connection.close()
         return
     connection.settimeout(None)
-    inherited = [listener, connection, *(child["connection"] for child in children.values())]
     job = _job_name(request, fds)
+    refusal = fork_refusal()
+    if refusal:
+        print(f"forkserver: {job} refused: {refusal}")
+        for fd in fds:
+            os.close(fd)
+        connection.sendall(json.dumps({"refused": refusal}).encode())
+        connection.close()
+        return
+    inherited = [listener, connection, *(child["connection"] for child in children.values())]
     pid = _fork(request, fds, inherited)
     pidfd = os.pidfd_open(pid)
     selector.register(connection, selectors.EVENT_READ, ("client", pid))
@@ -337,32 +425,60 @@ def _reap(pid: int, selector: selectors.BaseSelector, children: dict) -> None:
     connection = child["connection"]
     if connection.fileno() in selector.get_map():
         selector.unregister(connection)
+    cpu = usage.ru_utime + usage.ru_stime
+    max_rss_mb = usage.ru_maxrss / 1024  # Linux counts it in KiB
     try:
-        connection.sendall(json.dumps({"status": code}).encode())
+        reply = {"status": code, "cpu_s": cpu, "max_rss_mb": max_rss_mb}
+        connection.sendall(json.dumps(reply).encode())
     except OSError:
         pass  # the client is gone
     connection.close()
-    cpu = usage.ru_utime + usage.ru_stime
     wall = time.perf_counter() - child["started"]
     print(f"forkserver: {child['job']} exit {code}, {cpu:.1f} s CPU, {wall:.1f} s wall")
     sys.stdout.flush()
 
 
+def write_benchmark(path: str | Path, wall_s: float, ended: Ended) -> None:
+    """A job's cost as one row under the column names of Snakemake's benchmark files."""
+    minutes, seconds = divmod(int(wall_s), 60)
+    hours, minutes = divmod(minutes, 60)
+    columns = {
+        "s": f"{wall_s:.4f}",
+        "h:m:s": f"{hours}:{minutes:02d}:{seconds:02d}",
+        "max_rss": f"{ended.max_rss_mb:.2f}",
+        "cpu_time": f"{ended.cpu_s:.2f}",
+    }
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text("\t".join(columns) + "\n" + "\t".join(columns.values()) + "\n")
+
+
+def run_here(script: str, argv: list[str]) -> Ended:
+    """Run `script` in this process (no server to fork it) and say what it cost."""
+    run_script(script, argv)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return Ended(0, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`--serve SOCKET`: be the server; `SCRIPT ARGS...`: run a script, in the server's
-    child if one is named and answers, else here."""
+    """`--serve SOCKET`: be the server; `[--benchmark FILE] SCRIPT ARGS...`: run a script,
+    in the server's child if one is named and answers, else here, and with --benchmark
+    write the job's cost to FILE when it succeeds."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--serve"]:
         serve(argv[1])
         return 0
+    benchmark = None
+    if argv[:1] == ["--benchmark"] and len(argv) > 1:
+        benchmark, argv = argv[1], argv[2:]
     if not argv:
-        print("usage: python -m forecastlab.forkserver SCRIPT [ARGS...]", file=sys.stderr)
+        usage = "usage: python -m forecastlab.forkserver [--benchmark FILE] SCRIPT [ARGS...]"
+        print(usage, file=sys.stderr)
         return 2
-    status = delegate(argv[0], argv[1:])
-    if status is None:
-        run_script(argv[0], argv[1:])
-        return 0
-    return status
+    started = time.perf_counter()
+    ended = delegate(argv[0], argv[1:]) or run_here(argv[0], argv[1:])
+    if benchmark and ended.status == 0:
+        write_benchmark(benchmark, time.perf_counter() - started, ended)
+    return ended.status
 
 
 if __name__ == "__main__":

@@ -32,19 +32,20 @@ rule train_model:
         hyperparams=hyperparams_json,
         data_params=data_params_json,
     log:
-        "logs/train/{study}/w{length}/{arch}/seed{seed}.log",
-    benchmark:
-        "benchmarks/train/{study}/w{length}/{arch}/seed{seed}.tsv",
+        job="logs/train/{study}/w{length}/{arch}/seed{seed}.log",
+        # The client writes the job's own cost: Snakemake's `benchmark:` would measure
+        # only the client waiting for the fork server's child (forecastlab.forkserver).
+        benchmark="benchmarks/train/{study}/w{length}/{arch}/seed{seed}.tsv",
     threads: 1
     resources:
         mem_mb=2000,
     conda:
         "../../envs/tensorflow.yaml"
     shell:
-        "python -m forecastlab.forkserver {input.script} --windows {input.windows} --prepared {input.prepared}"
+        "python -m forecastlab.forkserver --benchmark {log.benchmark} {input.script} --windows {input.windows} --prepared {input.prepared}"
         " --study {wildcards.study}"
         " --length {wildcards.length} --arch {wildcards.arch}"
         " --hyperparams {params.hyperparams:q} --data-params {params.data_params:q}"
         " --seed {wildcards.seed} --model {output.model}"
         " --weights {output.weights} --history {output.history}"
-        " --metrics {output.metrics} --predictions {output.predictions} > {log} 2>&1"
+        " --metrics {output.metrics} --predictions {output.predictions} > {log.job} 2>&1"
