@@ -2,9 +2,10 @@
 
 A plan is plain data, free of TensorFlow, so that the Keras builder (`forecastlab.models`)
 and the numpy forward pass (`forecastlab.handcheck`) read one description and cannot
-drift apart. Hyperparameters (`hp`, one entry of a study's `models`) shape the plan: the
-layer sizes (`units`, a number or a list for a stack), the output head (`head`) and the
-target the model learns (`target`), which fixes its output:
+drift apart; what each layer kind is, for both, is its entry of `forecastlab.layers`.
+Hyperparameters (`hp`, one entry of a study's `models`) shape the plan: the layer sizes
+(`units`, a number or a list for a stack), the output head (`head`) and the target the
+model learns (`target`), which fixes its output:
 
     next            (n, 1)     the value after the window
     horizon         (n, H)     the next H values (seq-to-vector)
@@ -16,9 +17,11 @@ target the model learns (`target`), which fixes its output:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
+
+from forecastlab.layers import LAYER_KINDS, Layer
 
 WINDOW_TARGETS = ("next", "horizon")
 PER_STEP_TARGETS = ("shifted", "shifted_horizon")
@@ -29,19 +32,6 @@ WINDOW_MODE = {
     "horizon": "direct",
     "shifted_horizon": "seq2seq",
 }
-
-# Recurrent layer kinds and the name their layer gets (numbered in a stack).
-RECURRENT_KINDS = {"simple_rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "ln_simple_rnn": "LNRNN"}
-
-
-@dataclass(frozen=True)
-class Layer:
-    """One layer: its kind (see `forecastlab.models.keras_layer`), name and settings."""
-
-    kind: str
-    name: str
-    config: Mapping[str, Any] = field(default_factory=dict)
-
 
 Plan = Callable[..., list[Layer]]
 
@@ -102,7 +92,7 @@ def recurrent_stack(
     """
     units = hp["units"] if isinstance(hp["units"], list) else [hp["units"]]
     per_step = sequences or target_of(hp) in PER_STEP_TARGETS
-    base = RECURRENT_KINDS[kind]
+    base = LAYER_KINDS[kind].stack_name
     layers = []
     for index, size in enumerate(units, start=1):
         name = base if len(units) == 1 else f"{base}_{index}"
@@ -273,7 +263,7 @@ def plan(
 
 def hidden_layer(layers: list[Layer]) -> str | None:
     """The name of the last recurrent layer: its states are shown and verified by hand."""
-    names = [layer.name for layer in layers if layer.kind in RECURRENT_KINDS]
+    names = [layer.name for layer in layers if LAYER_KINDS[layer.kind].recurrent]
     return names[-1] if names else None
 
 

@@ -14,41 +14,10 @@ from typing import Any
 import keras
 import numpy as np
 
-from forecastlab.architectures import RECURRENT_KINDS, Layer, plan
+import forecastlab.cells  # noqa: F401  (registers the cells, so load_model reads files holding them)
+from forecastlab.architectures import plan
 from forecastlab.io import check_model_file
-
-
-@keras.saving.register_keras_serializable(package="forecastlab")
-class LayerNormSimpleRNNCell(keras.layers.Layer):
-    """The textbook's recurrent cell with layer normalization: h_t = act(LN(x_t W + h U + b)).
-
-    Registered with Keras, so a `.keras` file holding it loads with no custom_objects.
-    """
-
-    def __init__(self, units: int, activation: str = "tanh", **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.units = units
-        self.state_size = units
-        self.output_size = units
-        self.activation_name = activation
-        self.simple_rnn_cell = keras.layers.SimpleRNNCell(
-            units, activation=None, name="simple_rnn_cell"
-        )
-        self.layer_norm = keras.layers.LayerNormalization(name="layer_norm")
-        self.activation = keras.activations.get(activation)
-
-    def build(self, input_shape) -> None:
-        self.simple_rnn_cell.build(input_shape)
-        self.layer_norm.build((None, self.units))
-        self.built = True
-
-    def call(self, inputs, states, training=False):
-        outputs, _ = self.simple_rnn_cell(inputs, states, training=training)
-        normalized = self.activation(self.layer_norm(outputs))
-        return normalized, [normalized]
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "units": self.units, "activation": self.activation_name}
+from forecastlab.layers import Layer, layer_kind
 
 
 def load_model(path: str | Path) -> keras.Model:
@@ -73,38 +42,7 @@ def keras_layer(
     once: the same function, but traced as one product rather than one per time step
     (TimeDistributed loops over a static time axis in Python, which makes tracing a
     3650-step evaluation sequence take minutes)."""
-    c = layer.config
-    if layer.kind in RECURRENT_KINDS:
-        options = {"return_sequences": c["return_sequences"], "stateful": stateful}
-        if layer.kind == "ln_simple_rnn":
-            cell = LayerNormSimpleRNNCell(c["units"], activation=c["activation"])
-            return keras.layers.RNN(cell, name=layer.name, **options)
-        recurrent_class = {
-            "simple_rnn": keras.layers.SimpleRNN,
-            "lstm": keras.layers.LSTM,
-            "gru": keras.layers.GRU,
-        }[layer.kind]
-        return recurrent_class(c["units"], activation=c["activation"], name=layer.name, **options)
-    if layer.kind == "dense":
-        return keras.layers.Dense(c["units"], activation=c["activation"], name=layer.name)
-    if layer.kind == "time_dense" and not time_distributed:
-        return keras.layers.Dense(c["units"], activation=c["activation"], name=layer.name)
-    if layer.kind == "time_dense":
-        dense = keras.layers.Dense(c["units"], activation=c["activation"])
-        return keras.layers.TimeDistributed(dense, name=layer.name)
-    if layer.kind == "conv1d":
-        return keras.layers.Conv1D(name=layer.name, **c)
-    if layer.kind == "flatten":
-        return keras.layers.Flatten(name=layer.name)
-    if layer.kind == "dropout":
-        return keras.layers.Dropout(c["rate"], name=layer.name)
-    if layer.kind == "batch_norm":
-        return keras.layers.BatchNormalization(name=layer.name)
-    if layer.kind == "crop":
-        return keras.layers.Cropping1D((c["start"], c["end"]), name=layer.name)
-    if layer.kind == "repeat":
-        return keras.layers.RepeatVector(c["times"], name=layer.name)
-    raise ValueError(f"no Keras layer for kind {layer.kind!r} ({layer.name})")
+    return layer_kind(layer.kind).keras(layer, stateful, time_distributed)
 
 
 def build_model(
