@@ -41,6 +41,8 @@ RUN_FILES = {
     "eval": "results/eval/{run}/eval.json",
     "predictions": "results/eval/{run}/predictions.npz",
     "verify": "results/verify/{run}/verify.json",
+    # The hand pass's carried hidden states, stateful_hidden (T, units); empty without one.
+    "hidden": "results/verify/{run}/hidden.npz",
 }
 
 

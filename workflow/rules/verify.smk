@@ -11,7 +11,8 @@ rule verify_model:
         script=script("verify"),
         library=library("architectures", "handcheck", "tracking", "windows"),
     output:
-        "results/verify/{study}/w{length}/{arch}/seed{seed}/verify.json",
+        report="results/verify/{study}/w{length}/{arch}/seed{seed}/verify.json",
+        hidden="results/verify/{study}/w{length}/{arch}/seed{seed}/hidden.npz",
     params:
         hyperparams=hyperparams_json,
         atol=config["verification"]["atol"],
@@ -34,4 +35,4 @@ rule verify_model:
         " --model {input.model} --weights {input.weights} --windows {input.windows}"
         " --predictions {input.predictions} --history {input.history}"
         " --atol {params.atol} --stateful-atol {params.stateful_atol} --rtol {params.rtol}"
-        " --output {output} > {log.job} 2>&1"
+        " --output {output.report} --hidden {output.hidden} > {log.job} 2>&1"

@@ -10,11 +10,21 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
+
 from forecastlab.cli import configure_logging, json_object
-from forecastlab.handcheck import verify_predictions
-from forecastlab.io import ModelFileError, check_model_weights, read_json, read_npz, write_json
+from forecastlab.handcheck import forward, verify_predictions
+from forecastlab.io import (
+    ModelFileError,
+    check_model_weights,
+    read_json,
+    read_npz,
+    write_json,
+    write_npz,
+)
 from forecastlab.tracking import (
     ensure_run,
     fail_run,
@@ -42,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stateful-atol", type=float, help="for the stateful pass (default atol)")
     parser.add_argument("--rtol", type=float, default=0.0, help="allowed share of |keras|")
     parser.add_argument("--output", required=True, help="verify .json to write")
+    parser.add_argument(
+        "--hidden",
+        help=".npz to write: the hand pass's carried hidden states, which the study report draws",
+    )
     args = parser.parse_args(argv)
     configure_logging()
 
@@ -64,12 +78,13 @@ def verify(args: argparse.Namespace, uri: str, run_id: str) -> int:
         Path(args.model).unlink(missing_ok=True)
         raise SystemExit(f"error: {err}; removed it, the next run retrains {args.name}") from None
     windows = read_npz(args.windows)
+    predictions = read_npz(args.predictions)
     report = verify_predictions(
         args.arch,
         args.hyperparams,
         weights,
         windows["test_inputs"],
-        read_npz(args.predictions),
+        predictions,
         args.atol,
         args.stateful_atol,
         horizon_of(windows),
@@ -93,6 +108,8 @@ def verify(args: argparse.Namespace, uri: str, run_id: str) -> int:
         fail_run(uri, run_id, message)
         return 1
     write_json(args.output, report)
+    if args.hidden:
+        write_npz(args.hidden, carried_states(args, weights, predictions, horizon_of(windows)))
     finish_run(uri, run_id)
     logging.info(
         "%s: hand forward equals Keras in every mode (%s)",
@@ -100,6 +117,23 @@ def verify(args: argparse.Namespace, uri: str, run_id: str) -> int:
         ", ".join(f"{mode} {r['max_abs_error']:.2g}" for mode, r in report["modes"].items()),
     )
     return 0
+
+
+def carried_states(
+    args: argparse.Namespace,
+    weights: Mapping[str, np.ndarray],
+    predictions: Mapping[str, np.ndarray],
+    horizon: int,
+) -> dict[str, np.ndarray]:
+    """{"stateful_hidden": (T, units)}: the float64 hand pass over the test series that
+    verify_predictions checked against Keras's carried states, for the study report
+    (forecastlab.views.hidden_state_figure); {} for a model without a stateful mode. The
+    same call as verify_predictions', so the same numbers: it returns only its verdict."""
+    if "stateful" not in predictions:
+        return {}
+    series = predictions["test_series"].reshape(1, -1, 1)
+    _, hidden = forward(args.arch, args.hyperparams, weights, series, horizon, sequences=True)
+    return {"stateful_hidden": hidden[0]}
 
 
 if __name__ == "__main__":
