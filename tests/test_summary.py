@@ -10,6 +10,7 @@ from forecastlab.summary import (
     metrics_tree,
     parent_metrics,
     prediction_rows,
+    spreads_by_model,
     stateful_answer,
     stateful_columns,
     stateful_tests,
@@ -122,6 +123,29 @@ def test_aggregates_give_each_metric_over_the_seeds_and_metrics_json_carries_the
     parent = parent_metrics(aggregates, None)
     assert parent["stateless_mse"] == 2.0 and parent["stateless_mse_sd"] == 1.0
     assert parent["val_loss"] == 2.0 and "stateless_verify_max_abs_error" not in parent
+
+
+def test_spreads_read_back_from_the_aggregates_file_are_the_intervals_bit_for_bit(tmp_path):
+    from forecastlab.stats import interval
+    from forecastlab.views import read_table
+
+    def seed_rows(arch, seed, mse):
+        evaluation = {"modes": {"stateless": metrics(mse)}, "environment": HERE}
+        training = {"history": {"loss": [1.0]}, "final_val_loss": mse / 3, "environment": HERE}
+        run = {"study": "sine", "window": 2, "arch": arch, "seed": seed}
+        return summary_rows(run, evaluation, training, VERIFIED)
+
+    # Means and bounds of many digits, which a CSV reader must not move by a bit.
+    values = [0.1, 0.2, 0.7000000000000001]
+    rows = [row for seed, mse in enumerate(values) for row in seed_rows("rnn1", seed, mse)]
+    write_csv(tmp_path / "aggregates.csv", aggregate_rows(rows + seed_rows("naive", 0, 0.3)))
+    spreads = spreads_by_model(read_table(str(tmp_path / "aggregates.csv")))
+    assert set(spreads) == {("sine", 2, "rnn1"), ("sine", 2, "naive")}
+    rnn1 = spreads[("sine", 2, "rnn1")]["stateless"]
+    assert rnn1["mse"] == interval(values)  # every key, exactly, n the seeds
+    assert rnn1["final_val_loss"] == interval([value / 3 for value in values])
+    naive = spreads[("sine", 2, "naive")]["stateless"]["mse"]
+    assert naive["mean"] == 0.3 and naive["n"] == 1 and np.isnan(naive["low"])
 
 
 def test_write_csv_takes_every_column_in_first_seen_order(tmp_path):

@@ -7,13 +7,15 @@ from matplotlib.figure import Figure
 
 from forecastlab import views
 from forecastlab.handcheck import forward
-from forecastlab.io import write_json, write_npz
-from forecastlab.layout import run_files
+from forecastlab.io import read_json, write_json, write_npz
+from forecastlab.layout import run_files, runs_of
 from forecastlab.summary import (
     STATEFUL_MODES,
+    aggregate_rows,
     stateful_columns,
     stateful_tests,
     stateful_verdicts,
+    summary_rows,
     write_csv,
 )
 
@@ -39,12 +41,16 @@ def metrics(mse, **extra):
     }
 
 
-def write_run(study, window, arch, modes, history=None, arrays=None, target="next", seed=42):
-    """One model's files at the pipeline's paths (forecastlab.layout), cwd-relative."""
+def write_run(
+    study, window, arch, modes, history=None, arrays=None, target="next", seed=42, hidden=None
+):
+    """One model's files at the pipeline's paths (forecastlab.layout), cwd-relative;
+    `hidden`: the hand pass's carried states the verify job keeps."""
     files = run_files(study, window, arch, seed)
     evaluation = {"window": window, "target": target, "horizon": 3, "modes": modes}
-    write_json(files["eval"], evaluation)
-    write_json(files["history"], {"history": history or {}, "final_val_loss": 0.5})
+    write_json(files["eval"], evaluation | {"environment": {}})
+    training = {"history": history or {}, "final_val_loss": 0.5, "environment": {}}
+    write_json(files["history"], training)
     write_json(
         files["verify"],
         {
@@ -55,6 +61,28 @@ def write_run(study, window, arch, modes, history=None, arrays=None, target="nex
     )
     write_npz(files["predictions"], arrays or {"test_series": SERIES})
     write_npz(files["weights"], WEIGHTS)
+    write_npz(files["hidden"], {} if hidden is None else {"stateful_hidden": hidden})
+
+
+def read_back(studies):
+    """The studies' runs as the study report reads them, with the aggregates the summarize
+    job writes from their files (aggregates.csv, cwd-relative)."""
+    rows = [
+        row
+        for run in runs_of(studies)
+        for row in summary_rows(
+            run, read_json(run["eval"]), read_json(run["history"]), read_json(run["verify"])
+        )
+    ]
+    write_csv("aggregates.csv", aggregate_rows(rows))
+    return views.read_runs(studies, views.read_table("aggregates.csv"))
+
+
+SINE = {
+    "windows": {"lengths": [2, 5]},
+    "architectures": ["naive", "rnn1"],
+    "models": {"naive": {}, "rnn1": RNN1 | {"seeds": 2}},
+}
 
 
 @pytest.fixture
@@ -72,21 +100,18 @@ def runs(tmp_path, monkeypatch):
                 "rnn1",
                 {"stateless": metrics(mse / window), "stateful": metrics(0.2)},
                 history={"loss": [1.0, 0.5, 0.2], "val_loss": [1.1, 0.6, 0.3]},
+                # Keras carries its states in float32, the hand pass in float64.
                 arrays={
                     "test_series": SERIES,
                     "target_positions": positions,
                     "stateless": SERIES[positions] + 0.1,
                     "stateful": hand[0, :, 0],
-                    "stateful_hidden": hidden[0],
+                    "stateful_hidden": hidden[0].astype(np.float32),
                 },
                 seed=seed,
+                hidden=hidden[0],
             )
-    spec = {
-        "windows": {"lengths": [2, 5]},
-        "architectures": ["naive", "rnn1"],
-        "models": {"naive": {}, "rnn1": RNN1 | {"seeds": 2}},
-    }
-    return views.read_runs({"sine": spec})
+    return read_back({"sine": SINE})
 
 
 def test_read_runs_loads_every_file_of_every_model(runs):
@@ -141,7 +166,7 @@ def test_multi_step_forecasts_are_shown_apart_from_one_step_ones(tmp_path, monke
         "architectures": ["naive", "seq2vec"],
         "models": {"naive": {}, "seq2vec": {"target": "horizon"}},
     }
-    runs = views.read_runs({"book": spec})
+    runs = read_back({"book": spec})
     kinds = {run["arch"]: {k: mode for k, (mode, _) in views.scores(run).items()} for run in runs}
     assert kinds == {
         "naive": {"next value": "stateless", "next 3 values": "iterative"},
@@ -157,7 +182,11 @@ def test_loss_one_step_and_hidden_state_figures(runs):
     assert len(views.one_step_figure(runs).axes) == 2  # one panel per window
     hidden = views.hidden_state_figure(runs)
     keras_line, hand_line = hidden.axes[0].get_lines()
-    np.testing.assert_allclose(hand_line.get_ydata(), keras_line.get_ydata())
+    # The verify job's float64 states, as it kept them; Keras's float32 ones beside them.
+    kept = np.load(runs[1]["hidden"])["stateful_hidden"]
+    np.testing.assert_array_equal(hand_line.get_ydata(), kept[:, 0])
+    assert hand_line.get_ydata().dtype == np.float64
+    np.testing.assert_allclose(hand_line.get_ydata(), keras_line.get_ydata(), rtol=1e-6)
 
 
 def test_a_study_without_multi_step_or_dropout_models_has_neither(runs):
@@ -194,7 +223,7 @@ def test_multi_step_and_dropout_tables(tmp_path, monkeypatch):
         "architectures": ["seq2vec", "mc_rnn"],
         "models": {"seq2vec": {"target": "horizon"}, "mc_rnn": {}},
     }
-    runs = views.read_runs({"book": spec})
+    runs = read_back({"book": spec})
     assert views.horizon_rows(runs) == [
         {
             "architecture": "seq2vec",
@@ -212,6 +241,30 @@ def test_multi_step_and_dropout_tables(tmp_path, monkeypatch):
     np.testing.assert_array_equal(truth.get_ydata(), [5.0, 6.0, 7.0])  # after the window
     assert views.dropout_rows(runs)[0]["95% interval coverage"] == 0.9
     assert len(views.dropout_figure(runs).axes) == 1
+
+
+def test_the_tables_and_figure_show_the_aggregates_the_summarize_job_wrote(runs):
+    # Every mean and bound the summarize job wrote, times 10: the report shows those.
+    written = views.read_table("aggregates.csv")
+    scaled = [
+        row | {key: 10 * row[key] for key in ("mean", "low", "high")}
+        if row["metric"] in ("mse", "final_val_loss")
+        else row
+        for row in written
+    ]
+    shown = views.read_runs({"sine": SINE}, scaled)
+    rnn1 = next(
+        r
+        for r in views.comparison_rows(shown)
+        if (r["architecture"], r["window"], r["mode"]) == ("rnn1", 5, "stateless")
+    )
+    assert rnn1["MSE"] == pytest.approx(0.4) and rnn1["final val_loss"] == pytest.approx(5.0)
+    assert rnn1["MSE 95% interval"] == "-2.14 to 2.94"
+    heights = sorted(round(p.get_height(), 6) for p in views.mse_figure(shown).axes[0].patches)
+    assert heights == [0.4, 1.0, 4.0, 4.0]
+    # A model the summarize job did not aggregate is a missing row, not a recomputation.
+    with pytest.raises(KeyError):
+        views.read_runs({"sine": SINE}, [row for row in written if row["architecture"] != "naive"])
 
 
 def test_verification_rows_name_the_result(runs):

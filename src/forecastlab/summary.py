@@ -109,6 +109,28 @@ def aggregate_rows(rows: Iterable[Mapping[str, Any]], confidence: float = 0.95) 
     return aggregates
 
 
+# A metric of a model over its seeds, as spreads_by_model gives it: mean, sd, interval, seeds.
+Spread = dict[str, float]
+# One model's spreads, by mode and then metric.
+ModelSpreads = dict[str, dict[str, Spread]]
+
+
+def spreads_by_model(
+    aggregates: Iterable[Mapping[str, Any]],
+) -> dict[tuple[str, int, str], ModelSpreads]:
+    """aggregate_rows' rows (as written to results/aggregates.csv and read back) -> per
+    model, mode and metric, the spread over the seeds as forecastlab.stats.interval
+    gives it: {"mean", "sd", "low", "high", "n"} (n: the seeds)."""
+    models: dict[tuple[str, int, str], ModelSpreads] = {}
+    for row in aggregates:
+        model = models.setdefault((row["study"], int(row["window"]), row["architecture"]), {})
+        model.setdefault(row["mode"], {})[row["metric"]] = {
+            **{key: float(row[key]) for key in ("mean", "sd", "low", "high")},
+            "n": int(row["seeds"]),
+        }
+    return models
+
+
 def _is_nan(value: Any) -> bool:
     """NaN (one seed's interval): JSON has no NaN, so DVC metrics hold null."""
     return isinstance(value, float) and math.isnan(value)

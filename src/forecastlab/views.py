@@ -4,12 +4,14 @@ call and display (and so that each has a test).
 A *run* is one trained model as `read_runs` loads it: its first seed's
 `forecastlab.layout.runs_of` dict (study, window, arch, seed, hyperparams, files) with
 `evaluation` (eval.json), `training` (history.json), `verification` (verify.json),
-`arrays` (predictions.npz) and `label` added, and `replicates`: every seed's run, read
-the same way, the first one first. Tables give each metric's mean over the seeds and its
-95% interval (forecastlab.stats.interval); figures of single forecasts and losses show
-the first seed. Tables are lists of row dicts; figures are matplotlib Figures, or None
-when no run has what they draw. Figures are closed in pyplot before they are returned,
-so a notebook shows each once, where it calls `display`.
+`arrays` (predictions.npz) and `label` added, `replicates`: every seed's run, read
+the same way, the first one first, and `spreads`: the model's metrics over its seeds as
+the summarize job wrote them (results/aggregates.csv: forecastlab.summary.spreads_by_model).
+Tables give each metric's mean over the seeds and its 95% interval from those; nothing here
+recomputes what a job wrote. Figures of single forecasts and losses show the first seed.
+Tables are lists of row dicts; figures are matplotlib Figures, or None when no run has
+what they draw. Figures are closed in pyplot before they are returned, so a notebook
+shows each once, where it calls `display`.
 """
 
 from __future__ import annotations
@@ -25,12 +27,16 @@ from matplotlib.figure import Figure
 from pandas.io.formats.style import Styler
 
 from forecastlab import comparison
-from forecastlab.handcheck import forward
 from forecastlab.io import read_json, read_npz
 from forecastlab.layout import replicates_of, runs_of
 from forecastlab.modes import DRAWN, compared_of
-from forecastlab.stats import interval
-from forecastlab.summary import STATEFUL_MODES, STATEFUL_TEST_COLUMNS, prediction_rows
+from forecastlab.summary import (
+    STATEFUL_MODES,
+    STATEFUL_TEST_COLUMNS,
+    Spread,
+    prediction_rows,
+    spreads_by_model,
+)
 
 Run = dict[str, Any]
 ERROR_COLUMNS = ["MSE", "RMSE", "MAE", "RMSE (original units)", "MASE", "final val_loss"]
@@ -39,9 +45,13 @@ ERROR_METRICS = {"RMSE": "rmse", "MAE": "mae", "RMSE (original units)": "rmse_or
 VERDICT_COLOURS = {"worse": "#c0392b", "better": "#2e86c1", "no significant difference": "#7f8c8d"}
 
 
-def read_runs(studies: Mapping[str, Mapping[str, Any]]) -> list[Run]:
+def read_runs(
+    studies: Mapping[str, Mapping[str, Any]], aggregates: Sequence[Mapping[str, Any]]
+) -> list[Run]:
     """Every trained model of `studies` (params.yaml's mapping), one per (study, window,
-    arch), with the files of each of its seeds read (see the module's docstring)."""
+    arch), with the files of each of its seeds read and its spreads from `aggregates`
+    (results/aggregates.csv as read_table reads it; see the module's docstring)."""
+    spreads = spreads_by_model(aggregates)
     models = []
     for replicates in replicates_of(runs_of(studies)):
         for run in replicates:
@@ -50,13 +60,20 @@ def read_runs(studies: Mapping[str, Mapping[str, Any]]) -> list[Run]:
             run["verification"] = read_json(run["verify"])
             run["arrays"] = read_npz(run["predictions"])
             run["label"] = f"{run['arch']}, window {run['window']}"
-        models.append(replicates[0] | {"replicates": replicates})
+        first = replicates[0]
+        model = (first["study"], first["window"], first["arch"])
+        models.append(first | {"replicates": replicates, "spreads": spreads[model]})
     return models
 
 
-def spread(run: Run, mode: str, metric: str) -> dict[str, float]:
-    """A metric of one mode over the model's seeds: mean, sd, 95% interval, n."""
-    return interval([seed["evaluation"]["modes"][mode][metric] for seed in run["replicates"]], 0.95)
+# A metric no seed has a finite value of: the summarize job wrote no row for it.
+NO_SPREAD: Spread = {"mean": np.nan, "sd": np.nan, "low": np.nan, "high": np.nan, "n": 0}
+
+
+def spread(run: Run, mode: str, metric: str) -> Spread:
+    """A metric of one mode over the model's seeds, as the summarize job aggregated it:
+    mean, sd, 95% interval, n (NO_SPREAD without a finite value)."""
+    return run["spreads"][mode].get(metric, NO_SPREAD)
 
 
 def interval_text(found: Mapping[str, float]) -> str:
@@ -66,11 +83,10 @@ def interval_text(found: Mapping[str, float]) -> str:
     return f"{found['low']:.3g} to {found['high']:.3g}"
 
 
-def final_val_loss(run: Run) -> float:
-    """The final val_loss averaged over the seeds (NaN for models without one)."""
-    values = [seed["training"].get("final_val_loss") for seed in run["replicates"]]
-    known = [value for value in values if value is not None]
-    return float(np.mean(known)) if known else np.nan
+def final_val_loss(run: Run, mode: str) -> float:
+    """The final val_loss averaged over the seeds (NaN for models without one); the
+    summarize job repeats it in each mode's rows."""
+    return spread(run, mode, "final_val_loss")["mean"]
 
 
 def verified_text(run: Run) -> str:
@@ -112,7 +128,7 @@ def comparison_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
                         column: spread(run, mode, metric)["mean"]
                         for column, metric in ERROR_METRICS.items()
                     },
-                    "final val_loss": final_val_loss(run),
+                    "final val_loss": final_val_loss(run, mode),
                     "verified": verified_text(run),
                 }
             )
@@ -213,12 +229,12 @@ def _floor(ax: Axes, top: float, decades: int = 9) -> None:
             ax.text(x, floor, "~0", ha="center", va="bottom", fontsize="x-small")
 
 
-def _mse(run: Run | None, kind: str) -> dict[str, float]:
+def _mse(run: Run | None, kind: str) -> Spread:
     """The run's MSE over its seeds (spread) in its forecasts of `kind` (scores); NaN
     without the run or them."""
     found = scores(run) if run is not None else {}
     if kind not in found:
-        return {"mean": np.nan, "low": np.nan, "high": np.nan, "n": 0}
+        return NO_SPREAD
     return spread(run, found[kind][0], "mse")
 
 
@@ -306,11 +322,12 @@ def horizon_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
     """The MSE at each step ahead (columns t+1 ...; means over the seeds) of every
     multi-step strategy."""
     rows = []
-    for run, mode, _ in horizon_results(runs):
-        steps = np.mean(
-            [seed["evaluation"]["modes"][mode]["per_horizon_mse"] for seed in run["replicates"]],
-            axis=0,
-        )
+    for run, mode, metrics in horizon_results(runs):
+        # The summarize job names the MSE k steps ahead mse_step_k.
+        steps = [
+            spread(run, mode, f"mse_step_{k}")["mean"]
+            for k in range(1, len(metrics["per_horizon_mse"]) + 1)
+        ]
         rows.append(
             {
                 "architecture": run["arch"],
@@ -393,18 +410,17 @@ def dropout_figure(runs: Sequence[Run], shown: int = 60) -> Figure | None:
 
 def hidden_state_figure(runs: Sequence[Run], steps: int = 50) -> Figure | None:
     """The first unit of the last recurrent layer over the first `steps` test steps, as
-    Keras carried it and as numpy recomputes it from the exported weights."""
+    Keras carried it (predictions.npz) and as the verify job computed it in numpy from the
+    exported weights (its hidden.npz, `stateful_hidden` (T, units))."""
     carried = [run for run in runs if "stateful_hidden" in run["arrays"]]
     if not carried:
         return None
     axes = grid(len(carried))
     for ax, run in zip(axes, carried, strict=True):
         keras_states = run["arrays"]["stateful_hidden"][:steps, 0]
-        series = run["arrays"]["test_series"][: len(keras_states)].reshape(1, -1, 1)
-        weights = read_npz(run["weights"])
-        _, hand = forward(run["arch"], run["hyperparams"], weights, series, sequences=True)
+        hand_states = read_npz(run["hidden"])["stateful_hidden"][:steps, 0]
         ax.plot(keras_states, linewidth=5, alpha=0.3, label="Keras")
-        ax.plot(hand[0, :, 0], "*", label="by hand")
+        ax.plot(hand_states, "*", label="by hand")
         ax.set(title=run["label"], xlabel="test step")
         ax.legend(loc="upper right")
     return finished(axes[0].figure)

@@ -189,13 +189,12 @@ def mcs_json(wildcards):
     return json.dumps(config["statistics"]["mcs"], sort_keys=True)
 
 
-def study_comparison_parameters(wildcards):
-    """study_report_parameters and the comparison tables the report shows."""
+def study_comparison_parameters(wildcards, input):
+    """study_report_parameters and the summarize job's tables the report shows: the
+    comparisons, the stateful verdicts and the aggregates (the rule's inputs)."""
     parameters = json.loads(study_report_parameters(wildcards))
-    return json.dumps(
-        parameters
-        | {key: COMPARISONS[key] for key in ("pairwise", "confidence_set")}
-    )
+    tables = ("pairwise", "confidence_set", "stateful", "aggregates")
+    return json.dumps(parameters | {key: input[key] for key in tables})
 
 
 def index_comparison_parameters(wildcards):

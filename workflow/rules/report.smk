@@ -6,6 +6,8 @@ rule report_study:
         runs=report_inputs,
         pairwise=COMPARISONS["pairwise"],
         confidence_set=COMPARISONS["confidence_set"],
+        stateful="results/stateful_vs_stateless.csv",
+        aggregates="results/aggregates.csv",
         template=template("study"),
         script=script("report"),
         library=library(

@@ -24,12 +24,12 @@ from forecastlab.summary import (
     STATEFUL_COLUMNS,
     aggregate_rows,
     environments,
+    has_stateful_forecasts,
     metrics_tree,
     stateful_answer,
     stateful_tests,
     stateful_verdicts,
     summary_rows,
-    has_stateful_forecasts,
     write_csv,
 )
 
