@@ -87,6 +87,7 @@ def child(setting: str, name: str, epochs: int | None) -> dict:
     import forecastlab  # noqa: F401  (pins the environment)
     from forecastlab import numerics
     from forecastlab.config import load_yaml, validate_params
+    from forecastlab.layout import parse_run_name
 
     overrides = dict(SETTINGS[setting])
     numerics.THREADS = int(overrides.pop("threads", numerics.THREADS))
@@ -109,8 +110,8 @@ def child(setting: str, name: str, epochs: int | None) -> dict:
     params = validate_params(
         load_yaml(REPO / "params.yaml"), load_yaml(REPO / "workflow/schemas/params.schema.yaml")
     )
-    study_name, window, arch = name.split("/")
-    study, length = params["studies"][study_name], int(window.removeprefix("w"))
+    model = parse_run_name(name)
+    study, length, arch = params["studies"][model["study"]], model["length"], model["arch"]
     hp = dict(study["models"][arch], **({"epochs": epochs} if epochs else {}))
     windows = study_windows(study, length)
     numerics.configure(study["seed"])

@@ -42,7 +42,13 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from forecastlab.layout import output_folder  # noqa: E402
+from forecastlab.layout import (  # noqa: E402
+    FORKSERVER_LOG,
+    RUN,
+    job_log,
+    output_folder,
+    run_file,
+)
 from forecastlab.reproduce import copy_pipeline  # noqa: E402
 
 # The params file of a benchmark of some studies or another number of seeds.
@@ -88,7 +94,9 @@ def training_seconds(root: Path) -> float:
     """The pure training time of every model (history.json's train_seconds), summed."""
     return sum(
         json.loads(path.read_text()).get("train_seconds", 0.0)
-        for path in root.glob("models/*/*/*/*/history.json")
+        for path in root.glob(
+            run_file("history", RUN.format(study="*", length="*", arch="*", seed="*"))
+        )
     )
 
 
@@ -98,7 +106,7 @@ def evaluation_seconds(root: Path) -> dict[str, float]:
     pattern = re.compile(r"(\S+): evaluated in ([\d.]+) s")
     return {
         name: float(seconds)
-        for path in sorted(root.glob("logs/train/**/*.log"))
+        for path in sorted(root.glob(job_log("train", "**/*")))
         for name, seconds in pattern.findall(path.read_text())
     }
 
@@ -191,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         environment["MLFLOW_TRACKING_URI"] = f"sqlite:///{outputs}/mlflow.db"
         # Count this run's jobs only.
         shutil.rmtree(outputs / "benchmarks", ignore_errors=True)
-        (outputs / "logs/forkserver.log").unlink(missing_ok=True)
+        (outputs / FORKSERVER_LOG).unlink(missing_ok=True)
         started = time.perf_counter()
         cpu_before = children_cpu()
         snakemake = subprocess.Popen(

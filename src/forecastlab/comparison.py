@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from forecastlab.layout import WINDOW
 from forecastlab.modes import compared_of
 from forecastlab.stats import (
     NO_DIFFERENCE,
@@ -121,7 +122,8 @@ def groups(found: Iterable[Candidate]) -> dict[tuple[str, int, str], list[Candid
         here = grouped.setdefault(key, [])
         if here and not np.array_equal(here[0].targets, candidate.targets):
             raise ValueError(
-                f"{candidate.study}/w{candidate.window}: {candidate.architecture} "
+                f"{WINDOW.format(study=candidate.study, length=candidate.window)}: "
+                f"{candidate.architecture} "
                 f"({candidate.mode}) forecasts other targets of the {candidate.kind} than "
                 f"{here[0].architecture} ({here[0].mode})"
             )

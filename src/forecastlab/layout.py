@@ -9,6 +9,7 @@ one at 128 KiB).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,19 @@ def output_folder(params_file: str | Path, project: str | Path) -> Path | None:
     return project / OTHER_RUNS / Path(params_file).name.removesuffix(".yml").removesuffix(".yaml")
 
 
+# A study's data, phase by phase: its raw series (csv, or npz for a panel of many series),
+# its split and scaled parts, its windows of each length.
+# Names, as patterns whose fields are the rules' wildcards, used in paths, logs, MLflow
+# and the progress lines: a study's windows of one length (study/wL), a model of them
+# (study/wL/arch) and one trained run of it (the model and its seed).
+WINDOW = "{study}/w{length}"
+MODEL = WINDOW + "/{arch}"
+RUN = MODEL + "/seed{seed}"
+
+RAW = "data/raw/{study}.{extension}"
+PREPARED = "data/prepared/{study}.npz"
+WINDOWS = f"data/windows/{WINDOW}.npz"
+
 # The files of one trained model (one seed of one architecture at one window length), by
 # role, as made by the train and verify rules.
 RUN_FILES = {
@@ -46,16 +60,79 @@ RUN_FILES = {
 }
 
 
+# The pipeline's tables and reports, by role: what the summarize job writes, what
+# track_models writes, and each report's notebook and page (the name is a study, or
+# "computations" or "index").
+RESULTS = {
+    "summary": "results/summary.csv",
+    "aggregates": "results/aggregates.csv",
+    "metrics": "results/metrics.json",
+    "stateful": "results/stateful_vs_stateless.csv",
+    "environment": "results/environment.json",
+    "pairwise": "results/pairwise_tests.csv",
+    "confidence_set": "results/model_confidence_set.csv",
+    "claims": "results/claims.csv",
+    "plots": "results/plots",
+    "mlflow_parents": "results/mlflow_parents.json",
+}
+REPORT = "reports/{name}.{kind}"
+REPORT_KINDS = ("ipynb", "html")
+
+# Each job's log and benchmark record, named by its phase (the rule's folder: train,
+# verify, window, ...) and the job's part of the name (a RUN, a study, none for a job
+# of which a run has one).
+LOG = "logs/{name}.log"
+BENCHMARK = "benchmarks/{name}.tsv"
+FORKSERVER_LOG = "logs/forkserver.log"
+
+
 def windows_file(study: str, length: int) -> str:
     """The windows of length `length` of a study, as the window rule cuts them."""
-    return f"data/windows/{study}/w{length}.npz"
+    return WINDOWS.format(study=study, length=length)
 
 
 def run_name(study: str, length: int, arch: str, seed: int | None = None) -> str:
     """A model's name in paths, logs and MLflow: study/wL/arch for the model with all its
     seed replicates, study/wL/arch/seedN for the one trained with seed N."""
-    name = f"{study}/w{length}/{arch}"
-    return name if seed is None else f"{name}/seed{seed}"
+    if seed is None:
+        return MODEL.format(study=study, length=length, arch=arch)
+    return RUN.format(study=study, length=length, arch=arch, seed=seed)
+
+
+_NAME = re.compile(r"(?P<study>[^/]+)/w(?P<length>\d+)/(?P<arch>[^/]+)(?:/seed(?P<seed>\d+))?")
+
+
+def parse_run_name(name: str) -> dict[str, Any]:
+    """The fields of a model's or run's name: study, length (int), arch and seed (an int,
+    None in a model's name). Raises ValueError for another string."""
+    found = _NAME.fullmatch(name)
+    if found is None:
+        raise ValueError(f"{name!r} is not a model name (study/wL/arch[/seedN])")
+    fields: dict[str, Any] = found.groupdict()
+    fields["length"] = int(fields["length"])
+    fields["seed"] = None if fields["seed"] is None else int(fields["seed"])
+    return fields
+
+
+def run_file(role: str, name: str) -> str:
+    """A run file's path, by role, for a run's name (study/wL/arch/seedN)."""
+    return RUN_FILES[role].format(run=name)
+
+
+def run_pattern(role: str) -> str:
+    """A run file's path as a Snakemake pattern, by role: RUN_FILES[role] with RUN's
+    wildcards (models/{study}/w{length}/{arch}/seed{seed}/model.keras)."""
+    return RUN_FILES[role].format(run=RUN)
+
+
+def job_log(phase: str, job: str | None = None) -> str:
+    """A job's log: job_log("train", RUN) as a pattern, job_log("summarize") for one job."""
+    return LOG.format(name=phase if job is None else f"{phase}/{job}")
+
+
+def job_benchmark(phase: str, job: str | None = None) -> str:
+    """A job's benchmark record, as job_log names its log."""
+    return BENCHMARK.format(name=phase if job is None else f"{phase}/{job}")
 
 
 def model_seeds(spec: Mapping[str, Any], arch: str) -> list[int]:
@@ -83,7 +160,7 @@ def study_runs(spec: Mapping[str, Any]) -> list[tuple[int, str]]:
 def run_files(study: str, length: int, arch: str, seed: int) -> dict[str, str]:
     """Every file the pipeline writes for one trained model, by role (see RUN_FILES)."""
     run = run_name(study, length, arch, seed)
-    return {role: path.format(run=run) for role, path in RUN_FILES.items()}
+    return {role: run_file(role, run) for role in RUN_FILES}
 
 
 def runs_of(studies: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:

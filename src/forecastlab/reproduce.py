@@ -34,7 +34,7 @@ from typing import Any
 
 from forecastlab.config import load_yaml, validate_params
 from forecastlab.io import read_json, read_npz
-from forecastlab.layout import run_name
+from forecastlab.layout import RESULTS, parse_run_name, run_file, run_name
 from forecastlab.numerics import fingerprint, fingerprint_id
 from forecastlab.summary import (
     ABOUT_KEYS,
@@ -155,8 +155,8 @@ def inside_spread(
 ) -> bool:
     """Whether a compare() record's reproduced value lies inside the committed seeds'
     spread of its model, mode and metric (a model of one seed has none to lie in)."""
-    study, window, arch, _ = record["model"].split("/")
-    key = (study, window.removeprefix("w"), arch, record["mode"], record["metric"])
+    run = parse_run_name(record["model"])
+    key = (run["study"], str(run["length"]), run["arch"], record["mode"], record["metric"])
     low, high, seeds = spreads.get(key, (math.nan, math.nan, 0))
     try:
         value = float(record["reproduced"])
@@ -178,7 +178,7 @@ def changed_verdicts(
         for column in columns:
             old, new = before.get(key, {}).get(column, ""), row.get(column, "")
             if new and old != new:
-                model = f"{key[0]}/w{key[1]}/{key[2]}"
+                model = run_name(key[0], int(key[1]), key[2])
                 mode = column.removesuffix(" is")
                 changed.append(f"{model} {mode}: {old or 'none'} -> {new}")
     return changed
@@ -199,7 +199,7 @@ def rerun_verdicts(
         names = list(dict.fromkeys(names))
         if not set(names) <= rerun:
             continue
-        predictions = [read_npz(copy / f"results/eval/{name}/predictions.npz") for name in names]
+        predictions = [read_npz(copy / run_file("predictions", name)) for name in names]
         if all("stateful" in p for p in predictions):
             tests[key] = stateful_tests(predictions, level)
     return stateful_verdicts(
@@ -246,9 +246,7 @@ def reproduce_rows(copy: Path, models: Sequence[str], cores: int) -> list[dict[s
     ("study/wL/arch/seedN") and return their summary rows, as the summarize step would
     write them."""
     targets = [
-        path
-        for name in models
-        for path in (f"results/eval/{name}/eval.json", f"results/verify/{name}/verify.json")
+        path for name in models for path in (run_file("eval", name), run_file("verify", name))
     ]
     environment = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{copy}/mlflow.db"}
     done = subprocess.run(
@@ -262,18 +260,11 @@ def reproduce_rows(copy: Path, models: Sequence[str], cores: int) -> list[dict[s
         raise RuntimeError(f"the pipeline failed in {copy} (exit {done.returncode}): see above")
     rows = []
     for name in models:
-        study, window, arch, seed = name.split("/")
-        run = {
-            "study": study,
-            "window": int(window.removeprefix("w")),
-            "arch": arch,
-            "seed": int(seed.removeprefix("seed")),
-        }
+        fields = parse_run_name(name)
+        run = {"window": fields["length"], **{k: fields[k] for k in ("study", "arch", "seed")}}
         rows += summary_rows(
             run,
-            read_json(copy / f"results/eval/{name}/eval.json"),
-            read_json(copy / f"models/{name}/history.json"),
-            read_json(copy / f"results/verify/{name}/verify.json"),
+            *(read_json(copy / run_file(role, name)) for role in ("eval", "history", "verify")),
         )
     # Through the CSV writer and back, so both sides are text as summary.csv holds it.
     write_csv(copy / "reproduced.csv", rows)
@@ -298,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     repo = args.repo.resolve()
-    summary = repo / "results/summary.csv"
+    summary = repo / RESULTS["summary"]
     try:
         committed = select(read_rows(summary), args.selection)
     except (OSError, ValueError) as error:
@@ -338,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
             if not inside_spread(r, spreads):
                 print(f"  outside: {r['model']} {r['mode']} {r['metric']}")
     if verdicts:
-        with open(repo / "results/stateful_vs_stateless.csv", newline="") as handle:
+        with open(repo / RESULTS["stateful"], newline="") as handle:
             changed = changed_verdicts(csv.DictReader(handle), verdicts)
         print(
             f"stateful verdicts of {len(verdicts)} model(s) with every seed rerun: "
@@ -356,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     old_ids = {r["fingerprint"] for r in committed}
     here = fingerprint()
     if old_ids != {fingerprint_id(here)}:
-        environments = repo / "results/environment.json"
+        environments = repo / RESULTS["environment"]
         saved = json.loads(environments.read_text()) if environments.exists() else {}
         for old_id in sorted(old_ids):
             print(f"fingerprints differ: committed {old_id} | here {fingerprint_id(here)}")

@@ -28,7 +28,7 @@ from pandas.io.formats.style import Styler
 
 from forecastlab import comparison
 from forecastlab.io import read_json, read_npz
-from forecastlab.layout import replicates_of, runs_of
+from forecastlab.layout import replicates_of, run_name, runs_of
 from forecastlab.modes import DRAWN, compared_of
 from forecastlab.summary import (
     STATEFUL_MODES,
@@ -501,7 +501,7 @@ def answer_figure(verdicts: Sequence[Mapping[str, Any]]) -> Figure | None:
                 zorder=3,
             )
     ax.axvline(1.0, color="k", linewidth=0.8)
-    labels = [f"{r['study']}/w{r['window']}/{r['architecture']}" for r in rows]
+    labels = [run_name(r["study"], r["window"], r["architecture"]) for r in rows]
     ax.set_yticks(positions, labels, fontsize=7)
     ax.set(
         xscale="log",

@@ -5,14 +5,16 @@ import os
 import sys
 from pathlib import Path
 
+import snakemake
 from snakemake.scheduling.job_scheduler import JobScheduler
 from snakemake.settings.types import DeploymentMethod
 
-from forecastlab import forkserver, layout, scheduling
+from forecastlab import forkserver, layout, progress, scheduling
+from forecastlab.library import library_modules, module_files
 
 # Snakemake's scheduler would otherwise spend a third of a core re-reading every ready
 # job's inputs ever more often (forecastlab.scheduling).
-scheduling.arm_one_timer_at_a_time(JobScheduler)
+scheduling.patch_scheduler(JobScheduler, snakemake.__version__)
 
 # Jobs inherit these. The interpreter running Snakemake has forecastlab installed, so its
 # folder goes first on PATH and a rule's `python` is that interpreter even when the
@@ -44,10 +46,20 @@ def start_forkserver():
     """Train and verify jobs run in forked children of one process that imported
     TensorFlow, Keras and MLflow once (forecastlab.forkserver): those imports cost more
     CPU than many a job's work. Jobs on a cluster, or in conda environments, start their
-    own interpreter."""
+    own interpreter, and so do all jobs with FORECASTLAB_FORKSERVER=off."""
     in_conda = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
-    if not (workflow.non_local_exec or in_conda):
-        FORKSERVER.append(forkserver.start("logs/forkserver.log"))
+    if not (workflow.non_local_exec or in_conda or forkserver.disabled()):
+        FORKSERVER.append(forkserver.start(layout.FORKSERVER_LOG))
+
+
+def write_job_plan():
+    """Every job this run does, with its wall in the last run, for the progress lines'
+    time left (forecastlab.progress.PLAN). Snakemake's DAG is internal API, read here only
+    under the Snakemake versions that scheduling.patch_scheduler accepts."""
+    progress.write_plan(
+        (job.rule.name, job.wildcards_dict, job.benchmark or getattr(job.log, "benchmark", None))
+        for job in workflow.dag.needrun_jobs()
+    )
 
 
 def stop_forkserver():
@@ -62,20 +74,34 @@ def project_path(path):
     return path if OUTPUT_FOLDER is None else f"{workflow.basedir}/{path}"
 
 
+# A workflow script and a report's notebook, by name.
+SCRIPT = "workflow/scripts/{}.py"
+TEMPLATE = "workflow/notebooks/{}_report.ipynb"
+
+
 def script(name):
     """A workflow script, listed as an input so that editing it reruns its jobs."""
-    return project_path(f"workflow/scripts/{name}.py")
-
-
-def library(*modules):
-    """Library modules a script imports, listed as inputs for the same reason (every
-    import of the library pins the numerics first)."""
-    return [project_path(f"src/forecastlab/{module}.py") for module in ("__init__", "cli", "elf", "io", "numerics", *modules)]
+    return project_path(SCRIPT.format(name))
 
 
 def template(name):
     """A report's notebook."""
-    return project_path(f"workflow/notebooks/{name}_report.ipynb")
+    return project_path(TEMPLATE.format(name))
+
+
+def library(script_name, template_name=None):
+    """The library modules that a script, and the notebook it renders, run with those
+    they import (forecastlab.library), listed as inputs for the same reason: every job
+    reruns when a module it may run changes."""
+    entries = [SCRIPT.format(script_name)]
+    entries += [TEMPLATE.format(template_name)] if template_name else []
+    modules = {name for entry in entries for name in library_modules(f"{workflow.basedir}/{entry}")}
+    return [project_path(path) for path in module_files(sorted(modules))]
+
+
+def report_file(name, kind):
+    """A report's notebook ("ipynb") or page ("html"): a study's, or computations, index."""
+    return layout.REPORT.format(name=name, kind=kind)
 
 
 def study_seed(wildcards):
@@ -98,7 +124,7 @@ def vendored_file(wildcards):
 def raw_path(study):
     """Textbook studies hold many series (.npz); the others one series (.csv)."""
     extension = "npz" if STUDIES[study]["source"]["kind"] == "textbook" else "csv"
-    return f"data/raw/{study}.{extension}"
+    return layout.RAW.format(study=study, extension=extension)
 
 
 def raw_file(wildcards):
@@ -129,6 +155,11 @@ def data_params_json(wildcards):
     spec = STUDIES[wildcards.study]
     keys = ("source", "split", "scaler", "windows")
     return json.dumps({key: spec[key] for key in keys}, sort_keys=True)
+
+
+def run_name_of(wildcards):
+    """The trained run's name, study/wL/arch/seedN (forecastlab.layout.RUN)."""
+    return layout.RUN.format(**wildcards)
 
 
 def hyperparams_json(wildcards):
@@ -167,7 +198,7 @@ def index_report_parameters(wildcards):
     """The index names the params it comes from by hash (the commit it reads itself)."""
     return json.dumps(
         {
-            "stateful": "results/stateful_vs_stateless.csv",
+            "stateful": RESULTS["stateful"],
             "reports": {study: f"{study}.html" for study in studies_with_runs()},
             "params_hash": params_hash(config),
             "level": config["statistics"]["level"],
@@ -175,13 +206,9 @@ def index_report_parameters(wildcards):
     )
 
 
-# Which model is best (forecastlab.comparison): the summarize step writes these tables,
-# the reports and the MLflow parents read them.
-COMPARISONS = {
-    "pairwise": "results/pairwise_tests.csv",
-    "confidence_set": "results/model_confidence_set.csv",
-    "claims": "results/claims.csv",
-}
+# The tables the summarize step writes, which the reports and the MLflow parents read
+# (among them, which model is best: forecastlab.comparison).
+RESULTS = layout.RESULTS
 
 
 def mcs_json(wildcards):
@@ -201,7 +228,7 @@ def index_comparison_parameters(wildcards):
     """index_report_parameters and the confidence sets and claims it shows."""
     parameters = json.loads(index_report_parameters(wildcards))
     return json.dumps(
-        parameters | {key: COMPARISONS[key] for key in ("confidence_set", "claims")}
+        parameters | {key: RESULTS[key] for key in ("confidence_set", "claims")}
     )
 
 
@@ -247,9 +274,9 @@ def phase_files(phase):
     if phase == "data":
         return [
             *(raw_path(study) for study in STUDIES),
-            *(f"data/prepared/{study}.npz" for study in STUDIES),
+            *(layout.PREPARED.format(study=study) for study in STUDIES),
             *(
-                f"data/windows/{study}/w{length}.npz"
+                layout.windows_file(study, length)
                 for study, spec in STUDIES.items()
                 for length in spec["windows"]["lengths"]
             ),
@@ -263,17 +290,8 @@ def phase_files(phase):
         return []
     notebooks = [*studies_with_runs(), "computations", "index"]
     return [
-        "results/summary.csv",
-        "results/aggregates.csv",
-        "results/metrics.json",
-        "results/stateful_vs_stateless.csv",
-        "results/environment.json",
-        "results/pairwise_tests.csv",
-        "results/model_confidence_set.csv",
-        "results/claims.csv",
-        "results/plots",
-        "results/mlflow_parents.json",
-        *(f"reports/{name}.{kind}" for name in notebooks for kind in ("ipynb", "html")),
+        *RESULTS.values(),
+        *(report_file(name, kind) for name in notebooks for kind in layout.REPORT_KINDS),
     ]
 
 

@@ -5,16 +5,16 @@ rule acquire_series:
     input:
         vendored=vendored_file,
         script=script("acquire"),
-        library=library("data"),
+        library=library("acquire"),
     output:
-        "data/raw/{study}.csv",
+        layout.RAW.format(study="{study}", extension="csv"),
     params:
         source=source_json,
         seed=study_seed,
     log:
-        "logs/acquire/{study}.log",
+        layout.job_log("acquire", "{study}"),
     benchmark:
-        "benchmarks/acquire/{study}.tsv",
+        layout.job_benchmark("acquire", "{study}"),
     threads: 1
     resources:
         mem_mb=500,
@@ -28,25 +28,25 @@ rule acquire_series:
 use rule acquire_series as acquire_panel with:
     input:
         script=script("acquire"),
-        library=library("data"),
+        library=library("acquire"),
     output:
-        "data/raw/{study}.npz",
+        layout.RAW.format(study="{study}", extension="npz"),
 
 
 rule split_series:
     input:
         raw=raw_file,
         script=script("split"),
-        library=library("data"),
+        library=library("split"),
     output:
-        "data/prepared/{study}.npz",
+        layout.PREPARED,
     params:
         split=split_json,
         scaler=study_scaler,
     log:
-        "logs/split/{study}.log",
+        layout.job_log("split", "{study}"),
     benchmark:
-        "benchmarks/split/{study}.tsv",
+        layout.job_benchmark("split", "{study}"),
     threads: 1
     resources:
         mem_mb=1000,

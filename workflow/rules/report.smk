@@ -4,33 +4,22 @@
 rule report_study:
     input:
         runs=report_inputs,
-        pairwise=COMPARISONS["pairwise"],
-        confidence_set=COMPARISONS["confidence_set"],
-        stateful="results/stateful_vs_stateless.csv",
-        aggregates="results/aggregates.csv",
+        pairwise=RESULTS["pairwise"],
+        confidence_set=RESULTS["confidence_set"],
+        stateful=RESULTS["stateful"],
+        aggregates=RESULTS["aggregates"],
         template=template("study"),
         script=script("report"),
-        library=library(
-            "architectures",
-            "comparison",
-            "handcheck",
-            "layout",
-            "modes",
-            "reporting",
-            "stats",
-            "summary",
-            "views",
-            "windows",
-        ),
+        library=library("report", "study"),
     output:
-        notebook="reports/{study}.ipynb",
-        html="reports/{study}.html",
+        notebook=report_file("{study}", "ipynb"),
+        html=report_file("{study}", "html"),
     params:
         parameters=study_comparison_parameters,
     log:
-        "logs/report/{study}.log",
+        layout.job_log("report", "{study}"),
     benchmark:
-        "benchmarks/report/{study}.tsv",
+        layout.job_benchmark("report", "{study}"),
     threads: 1
     resources:
         mem_mb=1500,
@@ -46,35 +35,25 @@ rule summarize_results:
     input:
         runs=all_run_inputs,
         script=script("summarize"),
-        library=library(
-            "architectures",
-            "claims",
-            "comparison",
-            "dvcplots",
-            "layout",
-            "modes",
-            "stats",
-            "summary",
-            "windows",
-        ),
+        library=library("summarize"),
     output:
-        summary="results/summary.csv",
-        aggregates="results/aggregates.csv",
-        metrics="results/metrics.json",
-        stateful="results/stateful_vs_stateless.csv",
-        environment="results/environment.json",
-        plots=directory("results/plots"),
-        pairwise=COMPARISONS["pairwise"],
-        confidence_set=COMPARISONS["confidence_set"],
-        claims=COMPARISONS["claims"],
+        summary=RESULTS["summary"],
+        aggregates=RESULTS["aggregates"],
+        metrics=RESULTS["metrics"],
+        stateful=RESULTS["stateful"],
+        environment=RESULTS["environment"],
+        plots=directory(RESULTS["plots"]),
+        pairwise=RESULTS["pairwise"],
+        confidence_set=RESULTS["confidence_set"],
+        claims=RESULTS["claims"],
     params:
         studies=studies_json,
         level=config["statistics"]["level"],
         mcs=mcs_json,
     log:
-        "logs/summarize.log",
+        layout.job_log("summarize"),
     benchmark:
-        "benchmarks/summarize.tsv",
+        layout.job_benchmark("summarize"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -92,21 +71,19 @@ rule summarize_results:
 rule track_models:
     input:
         histories=lambda wildcards: every("history"),
-        aggregates="results/aggregates.csv",
-        stateful="results/stateful_vs_stateless.csv",
-        confidence_set=COMPARISONS["confidence_set"],
+        aggregates=RESULTS["aggregates"],
+        stateful=RESULTS["stateful"],
+        confidence_set=RESULTS["confidence_set"],
         script=script("track_models"),
-        library=library(
-            "architectures", "comparison", "layout", "stats", "summary", "tracking"
-        ),
+        library=library("track_models"),
     output:
-        "results/mlflow_parents.json",
+        RESULTS["mlflow_parents"],
     params:
         studies=studies_json,
     log:
-        "logs/track_models.log",
+        layout.job_log("track_models"),
     benchmark:
-        "benchmarks/track_models.tsv",
+        layout.job_benchmark("track_models"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -123,18 +100,16 @@ rule report_computations:
         runs=computation_inputs,
         template=template("computations"),
         script=script("report"),
-        library=library(
-            "architectures", "computations", "handcheck", "layout", "models", "reporting"
-        ),
+        library=library("report", "computations"),
     output:
-        notebook="reports/computations.ipynb",
-        html="reports/computations.html",
+        notebook=report_file("computations", "ipynb"),
+        html=report_file("computations", "html"),
     params:
         parameters=computations_report_parameters,
     log:
-        "logs/report/computations.log",
+        layout.job_log("report", "computations"),
     benchmark:
-        "benchmarks/report/computations.tsv",
+        layout.job_benchmark("report", "computations"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -148,35 +123,23 @@ rule report_computations:
 
 rule report_index:
     input:
-        studies=expand("reports/{study}.html", study=studies_with_runs()),
-        computations="reports/computations.html",
-        stateful="results/stateful_vs_stateless.csv",
-        confidence_set=COMPARISONS["confidence_set"],
-        claims=COMPARISONS["claims"],
+        studies=[report_file(study, "html") for study in studies_with_runs()],
+        computations=report_file("computations", "html"),
+        stateful=RESULTS["stateful"],
+        confidence_set=RESULTS["confidence_set"],
+        claims=RESULTS["claims"],
         template=template("index"),
         script=script("report"),
-        library=library(
-            "architectures",
-            "claims",
-            "comparison",
-            "handcheck",
-            "layout",
-            "modes",
-            "reporting",
-            "stats",
-            "summary",
-            "views",
-            "windows",
-        ),
+        library=library("report", "index"),
     output:
-        notebook="reports/index.ipynb",
-        html="reports/index.html",
+        notebook=report_file("index", "ipynb"),
+        html=report_file("index", "html"),
     params:
         parameters=index_comparison_parameters,
     log:
-        "logs/report/index.log",
+        layout.job_log("report", "index"),
     benchmark:
-        "benchmarks/report/index.tsv",
+        layout.job_benchmark("report", "index"),
     threads: 1
     resources:
         mem_mb=1500,

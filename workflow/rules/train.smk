@@ -6,36 +6,24 @@
 
 rule train_model:
     input:
-        windows="data/windows/{study}/w{length}.npz",
-        prepared="data/prepared/{study}.npz",
+        windows=layout.WINDOWS,
+        prepared=layout.PREPARED,
         script=script("train"),
-        library=library(
-            "architectures",
-            "config",
-            "data",
-            "evaluation",
-            "layout",
-            "models",
-            "modes",
-            "plots",
-            "training",
-            "tracking",
-            "windows",
-        ),
+        library=library("train"),
     output:
-        model="models/{study}/w{length}/{arch}/seed{seed}/model.keras",
-        weights="models/{study}/w{length}/{arch}/seed{seed}/weights.npz",
-        history="models/{study}/w{length}/{arch}/seed{seed}/history.json",
-        metrics="results/eval/{study}/w{length}/{arch}/seed{seed}/eval.json",
-        predictions="results/eval/{study}/w{length}/{arch}/seed{seed}/predictions.npz",
+        model=layout.run_pattern("model"),
+        weights=layout.run_pattern("weights"),
+        history=layout.run_pattern("history"),
+        metrics=layout.run_pattern("eval"),
+        predictions=layout.run_pattern("predictions"),
     params:
         hyperparams=hyperparams_json,
         data_params=data_params_json,
     log:
-        job="logs/train/{study}/w{length}/{arch}/seed{seed}.log",
+        job=layout.job_log("train", layout.RUN),
         # The client writes the job's own cost: Snakemake's `benchmark:` would measure
         # only the client waiting for the fork server's child (forecastlab.forkserver).
-        benchmark="benchmarks/train/{study}/w{length}/{arch}/seed{seed}.tsv",
+        benchmark=layout.job_benchmark("train", layout.RUN),
     threads: 1
     resources:
         mem_mb=2000,

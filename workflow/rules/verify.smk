@@ -3,26 +3,27 @@
 
 rule verify_model:
     input:
-        model="models/{study}/w{length}/{arch}/seed{seed}/model.keras",
-        weights="models/{study}/w{length}/{arch}/seed{seed}/weights.npz",
-        history="models/{study}/w{length}/{arch}/seed{seed}/history.json",
-        windows="data/windows/{study}/w{length}.npz",
-        predictions="results/eval/{study}/w{length}/{arch}/seed{seed}/predictions.npz",
+        model=layout.run_pattern("model"),
+        weights=layout.run_pattern("weights"),
+        history=layout.run_pattern("history"),
+        windows=layout.WINDOWS,
+        predictions=layout.run_pattern("predictions"),
         script=script("verify"),
-        library=library("architectures", "handcheck", "tracking", "windows"),
+        library=library("verify"),
     output:
-        report="results/verify/{study}/w{length}/{arch}/seed{seed}/verify.json",
-        hidden="results/verify/{study}/w{length}/{arch}/seed{seed}/hidden.npz",
+        report=layout.run_pattern("verify"),
+        hidden=layout.run_pattern("hidden"),
     params:
+        name=run_name_of,
         hyperparams=hyperparams_json,
         atol=config["verification"]["atol"],
         stateful_atol=config["verification"]["stateful_atol"],
         rtol=config["verification"]["rtol"],
     log:
-        job="logs/verify/{study}/w{length}/{arch}/seed{seed}.log",
+        job=layout.job_log("verify", layout.RUN),
         # The client writes the job's own cost: Snakemake's `benchmark:` would measure
         # only the client waiting for the fork server's child (forecastlab.forkserver).
-        benchmark="benchmarks/verify/{study}/w{length}/{arch}/seed{seed}.tsv",
+        benchmark=layout.job_benchmark("verify", layout.RUN),
     threads: 1
     resources:
         mem_mb=1000,
@@ -30,7 +31,7 @@ rule verify_model:
         "../../envs/numpy.yaml"
     shell:
         "python -m forecastlab.forkserver --benchmark {log.benchmark} {input.script}"
-        " --name {wildcards.study}/w{wildcards.length}/{wildcards.arch}/seed{wildcards.seed}"
+        " --name {params.name}"
         " --arch {wildcards.arch} --hyperparams {params.hyperparams:q}"
         " --model {input.model} --weights {input.weights} --windows {input.windows}"
         " --predictions {input.predictions} --history {input.history}"

@@ -3,19 +3,19 @@
 
 rule window_series:
     input:
-        prepared="data/prepared/{study}.npz",
+        prepared=layout.PREPARED,
         script=script("window"),
-        library=library("windows"),
+        library=library("window"),
     output:
-        "data/windows/{study}/w{length}.npz",
+        layout.WINDOWS,
     params:
         cut=window_cut,
         targets=window_targets,
         horizon=window_horizon,
     log:
-        "logs/window/{study}/w{length}.log",
+        layout.job_log("window", layout.WINDOW),
     benchmark:
-        "benchmarks/window/{study}/w{length}.tsv",
+        layout.job_benchmark("window", layout.WINDOW),
     threads: 1
     resources:
         mem_mb=1000,

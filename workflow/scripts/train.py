@@ -17,7 +17,7 @@ import numpy as np
 from forecastlab.cli import configure_logging, json_object
 from forecastlab.config import git_commit, params_hash
 from forecastlab.io import atomic_path, read_npz, write_json, write_npz
-from forecastlab.layout import run_name
+from forecastlab.layout import WINDOW, run_name
 from forecastlab.numerics import configure, fingerprint
 from forecastlab.plots import forecast_figure, loss_figure
 from forecastlab.tracking import (
@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.info("%s: %d weights, MLflow run %s", name, weights_count, run_id)
     for stale in supersede_runs(uri, run_id):
         logging.info("%s: MLflow run %s of a killed attempt marked FAILED", name, stale)
-    log_window_datasets(uri, run_id, windows, f"{args.study}/w{args.length}", args.windows)
+    window = WINDOW.format(study=args.study, length=args.length)
+    log_window_datasets(uri, run_id, windows, window, args.windows)
     # A failure from here on closes the run as FAILED.
     with failing_run(uri, run_id):
         started = time.perf_counter()
