@@ -53,6 +53,7 @@ onstart:
         + (" --require-server" if workflow.non_local_exec else "")
     )
     start_forkserver()
+    write_job_plan()
 
 
 onsuccess:

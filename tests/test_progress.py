@@ -4,7 +4,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-from forecastlab.progress import VERBS, clock, job_name, job_summary, progress_line, time_left
+from forecastlab.progress import (
+    VERBS,
+    Estimate,
+    clock,
+    estimate_work,
+    job_kind,
+    job_name,
+    job_summary,
+    progress_line,
+    recorded_wall,
+    time_left,
+    write_plan,
+)
 from tests.conftest import REPO, free_port, tiny_params
 
 
@@ -74,16 +86,80 @@ def test_clock():
     assert [clock(s) for s in (0, 65.4, 3599.6, 3725)] == ["0:00", "1:05", "1:00:00", "1:02:05"]
 
 
-def test_time_left_from_each_rules_mean_job_and_how_many_ran_at_once():
-    walls = {"window": [1.0, 1.0], "train": [30.0, 50.0]}  # 82 s of jobs in 41 s: 2 at once
-    assert time_left({"train": 3, "window": 2}, walls, 41.0) == "about 61 s left"  # 122 / 2
-    assert time_left({"train": 10}, walls, 41.0) == "about 3 min left"  # 400 / 2
-    # A rule none of whose jobs has finished yet is left out of the estimate.
-    assert time_left({"train": 3, "evaluate": 5}, walls, 41.0) == "at least 60 s left"
-    assert time_left({"train": 0, "window": 0}, walls, 41.0) == "done"
-    assert time_left({"train": 3}, {}, 5.0) == "estimating"
-    assert time_left({"train": 0, "report": 1}, walls, 41.0) == "estimating"
-    assert time_left({"train": 1}, {"train": [5.0]}, 60.0) == "about 5 s left"  # one at a time
+def test_time_left_from_each_jobs_kind_with_how_sure_it_is():
+    walls = {
+        "window": [1.0, 1.0],
+        "train": [30.0, 50.0],
+        "train a/w2/x": [30.0],
+        "train a/w50/x": [50.0],
+    }
+    busy = 82.0  # 82 s of jobs in 41 s: 2 at once
+    known = estimate_work([("train", "train a/w50/x")] * 3, walls, {})
+    assert known == Estimate(150.0, 0.0, 0)
+    assert time_left(known, busy, 41.0) == "about 75 s left"
+    # No job of the kind yet: the last run's record, else the rule's mean, said as a guess.
+    recorded = estimate_work([("train", "train b/w50/x")], walls, {"train b/w50/x": [300.0]})
+    assert time_left(recorded, busy, 41.0) == "about 2 min left"
+    guessed = estimate_work([("train", "train a/w50/x"), ("train", "train b/w50/x")], walls, {})
+    assert guessed == Estimate(90.0, 40.0 / 90.0, 0)
+    assert time_left(guessed, busy, 41.0) == "about 45 s left, 44% guessed"
+    unknown = estimate_work([("train", "train a/w50/x"), ("report", "report a")], walls, {})
+    assert time_left(unknown, busy, 41.0) == "about 25 s left, 1 job not counted"
+    assert time_left(estimate_work([("report", "report a")], walls, {}), busy, 41.0) == "estimating"
+    assert time_left(known, 0.0, 5.0) == "estimating"  # no job has finished
+    assert time_left(Estimate(80.0, 0.0, 0), 60.0, 60.0) == "about 80 s left"  # one at a time
+
+
+def test_job_kinds_and_last_walls_come_from_the_wildcards_and_benchmark_records(tmp_path):
+    wildcards = {"study": "sine", "length": "50", "arch": "gru", "seed": "43"}
+    assert job_kind("train_model", wildcards) == "train_model sine/w50/gru"
+    assert job_kind("report_index", {}) == "report_index"
+    record = tmp_path / "seed43.tsv"
+    record.write_text("s\th:m:s\tmax_rss\tcpu_time\n12.5000\t0:00:12\t700.00\t12.10\n")
+    assert recorded_wall(record) == 12.5
+    assert recorded_wall(tmp_path / "absent.tsv") is None and recorded_wall(None) is None
+    plan = tmp_path / "plan.json"
+    write_plan([("train_model", wildcards, str(record)), ("report_index", {}, None)], str(plan))
+    assert json.loads(plan.read_text()) == [
+        {"rule": "train_model", "kind": "train_model sine/w50/gru", "last_wall": 12.5},
+        {"rule": "report_index", "kind": "report_index", "last_wall": None},
+    ]
+
+
+def replay(jobs: list, now: float, with_last_run: bool) -> tuple[str, float, float]:
+    """The time left the progress line says `now` seconds into a recorded run, the
+    seconds that line amounts to, and the seconds the run really had left."""
+    finished = [job for job in jobs if job[3] <= now]
+    walls: dict[str, list[float]] = {}
+    for rule, kind, start, end in finished:
+        for key in {rule, kind}:
+            walls.setdefault(key, []).append(end - start)
+    last: dict[str, list[float]] = {}
+    if with_last_run:  # a rerun on the same machine: the last run's records are these
+        for _, kind, start, end in jobs:
+            last.setdefault(kind, []).append(end - start)
+    pending = [(rule, kind) for rule, kind, _, end in jobs if end > now]
+    estimate = estimate_work(pending, walls, last)
+    busy = sum(end - start for _, _, start, end in finished)
+    said = time_left(estimate, busy, now)
+    return said, estimate.seconds / max(busy / now, 1.0), max(end for *_, end in jobs) - now
+
+
+def test_time_left_on_a_recorded_run_holds_or_says_it_is_a_guess():
+    recorded = json.loads((Path(__file__).parent / "data/recorded_run.json").read_text())
+    jobs = recorded["jobs"]
+    assert len(jobs) == 881
+    checkpoints = [jobs[int(len(jobs) * share)][3] for share in (0.1, 0.25, 0.5, 0.75, 0.9)]
+    for now in checkpoints:
+        # With the last run's records every job is estimated from its own kind.
+        said, seconds, actual = replay(jobs, now, with_last_run=True)
+        assert said.startswith("about") and "," not in said  # nothing guessed or left out
+        assert abs(seconds - actual) <= 0.25 * actual + 60, (now, said, actual)
+        # On a first run the kinds not seen yet are guessed from their rule's mean, and a
+        # rule with no finished job is not counted: an estimate far off says so.
+        said, seconds, actual = replay(jobs, now, with_last_run=False)
+        if abs(seconds - actual) > 0.25 * actual + 60:
+            assert "guessed" in said or "not counted" in said, (now, said, actual)
 
 
 def test_progress_line_aligns_the_count_to_the_total():

@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from forecastlab.layout import MODEL, RUN, WINDOW
+from forecastlab.modes import VERSUS_STATELESS
 
 # What each rule did, as the line says it.
 VERBS = {
@@ -34,13 +38,14 @@ TARGET_VERB = "every requested output is made"
 
 
 def job_name(wildcards: Mapping[str, str]) -> str:
-    """study/wL/arch/seedN, or as much of it as the job's wildcards give ("" for none)."""
-    parts = [wildcards.get(key) for key in ("study", "length", "arch", "seed")]
-    if parts[1] is not None:
-        parts[1] = f"w{parts[1]}"
-    if parts[3] is not None:
-        parts[3] = f"seed{parts[3]}"
-    return "/".join(part for part in parts if part is not None)
+    """study/wL/arch/seedN, or as much of it as the job's wildcards give ("" for none):
+    the longest of forecastlab.layout's names whose fields they all hold."""
+    for pattern in (RUN, MODEL, WINDOW, "{study}"):
+        try:
+            return pattern.format(**wildcards)
+        except KeyError:
+            continue
+    return ""
 
 
 def _output(outputs: Sequence[str], name: str) -> dict[str, Any] | None:
@@ -68,8 +73,9 @@ def _trained(outputs: Sequence[str]) -> str:
 
 def _evaluated(outputs: Sequence[str]) -> str:
     modes = (_output(outputs, "eval.json") or {}).get("modes", {})
-    # The stateful question's two modes, else the first (eval.json sorts its modes).
-    chosen = [mode for mode in ("stateless", "stateful") if mode in modes] or list(modes)[:1]
+    # The stateful question's modes, else the first (eval.json sorts its modes).
+    question = ("stateless", *VERSUS_STATELESS)
+    chosen = [mode for mode in question if mode in modes] or list(modes)[:1]
     shown = [f"{mode} MSE {modes[mode]['mse']:.3g}" for mode in chosen if "mse" in modes[mode]]
     more = len(modes) - len(shown)
     return ", ".join(shown) + (f" and {more} more mode{'s' * (more > 1)}" if more > 0 else "")
@@ -129,26 +135,89 @@ def clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def time_left(
-    pending: Mapping[str, int], walls: Mapping[str, Sequence[float]], elapsed: float
-) -> str:
-    """The time the `pending` jobs (count by rule) will take: each as long as its rule's
-    finished jobs took on average (`walls`: their wall seconds by rule), as many at a time
-    as the finished jobs ran (their summed wall over the `elapsed` seconds). While some
-    pending rule has no finished job yet, the estimate leaves those out: "at least"."""
-    if sum(pending.values()) == 0:
-        return "done"
-    finished = [seconds for rule in walls.values() for seconds in rule]
-    if not finished or elapsed <= 0:
+# Every job of the run, written at its start (common.smk's onstart) for the logger plugin:
+# the time left is estimated job by job, from what each job is.
+PLAN = ".snakemake/forecastlab/plan.json"
+
+
+def job_kind(rule: str, wildcards: Mapping[str, str]) -> str:
+    """What a job is, up to its seed: its rule and model ("train_model sine/w50/gru"),
+    the jobs of one kind differing only by their replicate's seed."""
+    model = job_name({key: value for key, value in wildcards.items() if key != "seed"})
+    return f"{rule} {model}".strip()
+
+
+def recorded_wall(benchmark: str | Path | None) -> float | None:
+    """A job's wall seconds in the last run, from its benchmark record; None without one."""
+    if not benchmark:
+        return None
+    try:
+        header, values = Path(benchmark).read_text().splitlines()[:2]
+        return float(dict(zip(header.split("\t"), values.split("\t"), strict=True))["s"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def write_plan(jobs: Iterable[tuple[str, Mapping[str, str], str | None]], path: str = PLAN) -> None:
+    """Write the run's jobs, each (rule, wildcards, its benchmark file), as PLAN: its rule,
+    kind and wall in the last run."""
+    plan = [
+        {"rule": rule, "kind": job_kind(rule, wildcards), "last_wall": recorded_wall(benchmark)}
+        for rule, wildcards, benchmark in jobs
+    ]
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(plan))
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The wall seconds the pending jobs will take one after the other, the share of them
+    guessed from other jobs of the same rule (no job of the kind seen, in this run or the
+    last), and how many jobs could not be estimated at all."""
+
+    seconds: float
+    guessed: float
+    unknown: int
+
+
+def estimate_work(
+    pending: Sequence[tuple[str, str | None]],
+    walls: Mapping[str, Sequence[float]],
+    last_walls: Mapping[str, Sequence[float]],
+) -> Estimate:
+    """Each pending (rule, kind) job takes what this run's finished jobs of its kind took
+    on average (`walls`, by kind and, for the guess, by rule), else what they took in the
+    last run (`last_walls` by kind), else the mean of its rule's finished jobs (a guess: the
+    kinds of one rule differ tenfold), else it is unknown."""
+    sure = guessed = 0.0
+    unknown = 0
+    for rule, kind in pending:
+        seen = walls.get(kind) if kind else None
+        seen = seen or (last_walls.get(kind) if kind else None)
+        if seen:
+            sure += sum(seen) / len(seen)
+        elif walls.get(rule):
+            guessed += sum(walls[rule]) / len(walls[rule])
+        else:
+            unknown += 1
+    total = sure + guessed
+    return Estimate(total, guessed / total if total else 0.0, unknown)
+
+
+def time_left(estimate: Estimate, busy: float, elapsed: float) -> str:
+    """The estimate as the progress line says it, with how sure it is: the jobs run as
+    many at a time as the finished ones did (`busy`, their summed wall, over the `elapsed`
+    seconds); the share guessed from other jobs of a rule and the jobs not counted at all
+    are said when there are any."""
+    if busy <= 0 or elapsed <= 0 or (estimate.seconds == 0 and estimate.unknown):
         return "estimating"
-    known = {rule: count for rule, count in pending.items() if count and walls.get(rule)}
-    work = sum(count * sum(walls[rule]) / len(walls[rule]) for rule, count in known.items())
-    seconds = work / max(sum(finished) / elapsed, 1.0)
-    shown = f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
-    unknown = any(count for rule, count in pending.items() if rule not in known)
-    if unknown:
-        return f"at least {shown} left" if seconds >= 1 else "estimating"
-    return f"about {shown} left"
+    seconds = estimate.seconds / max(busy / elapsed, 1.0)
+    said = [f"about {seconds:.0f} s left" if seconds < 90 else f"about {seconds / 60:.0f} min left"]
+    if estimate.guessed >= 0.005:
+        said.append(f"{estimate.guessed:.0%} guessed")
+    if estimate.unknown:
+        said.append(f"{estimate.unknown} job{'s' * (estimate.unknown > 1)} not counted")
+    return ", ".join(said)
 
 
 def progress_line(

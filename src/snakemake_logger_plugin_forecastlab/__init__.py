@@ -9,15 +9,25 @@ full job records always go to its log file, `.snakemake/log/<date>.snakemake.log
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import time
+from collections import Counter
 from logging import LogRecord
+from pathlib import Path
 
 from snakemake_interface_logger_plugins.base import LogHandlerBase
 from snakemake_interface_logger_plugins.common import LogEvent
 
-from forecastlab.progress import job_summary, progress_line, time_left
+from forecastlab.progress import (
+    PLAN,
+    estimate_work,
+    job_kind,
+    job_summary,
+    progress_line,
+    time_left,
+)
 
 # Shown in a job's line or not at all: the full record is in the log file.
 _JOB_RECORDS = {LogEvent.JOB_INFO, LogEvent.SHELLCMD, LogEvent.JOB_STARTED, LogEvent.JOB_FINISHED}
@@ -28,10 +38,15 @@ _SCHEDULER_CHATTER = re.compile(r"Select jobs to execute\.\.\.|Execute \d+ jobs\
 class LogHandler(LogHandlerBase):
     def __post_init__(self) -> None:
         self.started = time.monotonic()
+        self.started_at = time.time()
         self.jobs: dict[int, tuple[dict, float]] = {}  # jobid: (JOB_INFO record, start)
         self.finished: list[tuple[str, float | None]] = []  # (summary, seconds) to print
         self.pending: dict[str, int] = {}  # rule: jobs not finished yet (Snakemake's stats)
-        self.walls: dict[str, list[float]] = {}  # rule: wall seconds of its finished jobs
+        # Wall seconds of the finished jobs, by kind and by rule (forecastlab.progress).
+        self.walls: dict[str, list[float]] = {}
+        self.busy = 0.0  # their sum
+        self.plan: list[dict] | None = None  # every job of the run, from PLAN
+        self.done_kinds: Counter[str] = Counter()  # finished jobs by kind
 
     def emit(self, record: LogRecord) -> None:
         try:
@@ -63,14 +78,18 @@ class LogHandler(LogHandlerBase):
             seconds = time.monotonic() - start if start is not None else None
             if rule in self.pending:
                 self.pending[rule] -= 1
+            kind = job_kind(rule, info.get("wildcards") or {})
+            self.done_kinds[kind] += 1
             if seconds is not None:
-                self.walls.setdefault(rule, []).append(seconds)
+                for key in {rule, kind}:
+                    self.walls.setdefault(key, []).append(seconds)
+                self.busy += seconds
             self.finished.append((summary, seconds))
             return None
         if event == LogEvent.PROGRESS:
             elapsed = time.monotonic() - self.started
             done, total = record.done, record.total
-            left = time_left(self.pending, self.walls, elapsed) if done < total else "done"
+            left = self.time_left(elapsed) if done < total else "done"
             lines = [
                 progress_line(done - len(self.finished) + 1 + i, total, elapsed, left, *finished)
                 for i, finished in enumerate(self.finished)
@@ -86,6 +105,28 @@ class LogHandler(LogHandlerBase):
             return None
         text = self.format(record)
         return text if text.strip() else None
+
+    def time_left(self, elapsed: float) -> str:
+        """The time left, job by job from the run's plan when onstart wrote it (PLAN), else
+        rule by rule from Snakemake's job counts."""
+        if self.plan is None and Path(PLAN).is_file():
+            if Path(PLAN).stat().st_mtime >= self.started_at:  # this run's, not the last's
+                self.plan = json.loads(Path(PLAN).read_text())
+        if self.plan is None:
+            pending = [(rule, None) for rule, n in self.pending.items() for _ in range(n)]
+            return time_left(estimate_work(pending, self.walls, {}), self.busy, elapsed)
+        last: dict[str, list[float]] = {}
+        for job in self.plan:
+            if job["last_wall"] is not None:
+                last.setdefault(job["kind"], []).append(job["last_wall"])
+        seen = Counter(self.done_kinds)
+        pending = []
+        for job in self.plan:
+            if seen[job["kind"]]:
+                seen[job["kind"]] -= 1  # finished
+            else:
+                pending.append((job["rule"], job["kind"]))
+        return time_left(estimate_work(pending, self.walls, last), self.busy, elapsed)
 
     @property
     def writes_to_stream(self) -> bool:
