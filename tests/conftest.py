@@ -242,3 +242,21 @@ def wait_for(url: str, process: subprocess.Popen, seconds: float = 90) -> int:
         except OSError:
             time.sleep(0.5)
     raise AssertionError(f"{url} did not answer within {seconds} s")
+
+
+@pytest.fixture(scope="session")
+def computations_layout(tmp_path_factory) -> tuple[Path, list[dict]]:
+    """A folder holding one trained model for each part of the computations report, and
+    its runs (tests.computations_layout; shared: the tests only read it)."""
+    from tests.computations_layout import make_layout
+
+    root = tmp_path_factory.mktemp("computations")
+    return root, make_layout(root)
+
+
+@pytest.fixture
+def in_computations_layout(computations_layout, monkeypatch) -> list[dict]:
+    """computations_layout's runs, with the working directory in its folder."""
+    root, runs = computations_layout
+    monkeypatch.chdir(root)
+    return runs

@@ -13,17 +13,11 @@ import pandas as pd
 import pytest
 
 from forecastlab import computations as fc
-from tests.computations_layout import ATOL, KERAS_WARNINGS, STUDIES, make_layout
+from tests.computations_layout import ATOL, KERAS_WARNINGS, STUDIES
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.filterwarnings(KERAS_WARNINGS)
 TEMPLATE = REPO / "workflow" / "notebooks" / "computations_report.ipynb"
-
-
-@pytest.fixture(scope="module")
-def layout(tmp_path_factory) -> tuple[Path, list[dict]]:
-    root = tmp_path_factory.mktemp("repo")
-    return root, make_layout(root)
 
 
 def test_verdict():
@@ -68,10 +62,10 @@ def comparisons(page: str) -> list[pd.DataFrame]:
 
 
 @pytest.mark.slow
-def test_report_renders(layout, monkeypatch):
+def test_report_renders(computations_layout, monkeypatch):
     from forecastlab.reporting import render_report
 
-    root, _ = layout
+    root, _ = computations_layout
     monkeypatch.chdir(root)
     render_report(
         TEMPLATE,

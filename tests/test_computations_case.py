@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from forecastlab import computations_case as case_tables
 from forecastlab.computations_runs import choose_runs
-from tests.computations_layout import KERAS_WARNINGS, make_layout
+from tests.computations_layout import KERAS_WARNINGS
 
 pytestmark = pytest.mark.filterwarnings(KERAS_WARNINGS)
 
 
-@pytest.fixture(scope="module")
-def layout(tmp_path_factory) -> tuple[Path, list[dict]]:
-    root = tmp_path_factory.mktemp("repo")
-    return root, make_layout(root)
-
-
-@pytest.fixture
-def in_layout(layout, monkeypatch) -> list[dict]:
-    root, runs = layout
-    monkeypatch.chdir(root)
-    return runs
-
-
-def test_gru_bias_rows_and_lstm_gate_blocks(in_layout):
-    chosen = choose_runs(in_layout)
+def test_gru_bias_rows_and_lstm_gate_blocks(in_computations_layout):
+    chosen = choose_runs(in_computations_layout)
     gru = case_tables.weights_table(case_tables.load_case("E", chosen["E"])).set_index("weight")
     assert gru.loc["GRU/bias", "shape"] == "(2, 9)"
     assert "row 0 input bias, row 1 recurrent bias" in gru.loc["GRU/bias", "gate blocks"]
@@ -42,8 +27,8 @@ def test_gru_bias_rows_and_lstm_gate_blocks(in_layout):
     )
 
 
-def test_definition_and_training(in_layout):
-    case = case_tables.load_case("C", choose_runs(in_layout)["C"])
+def test_definition_and_training(in_computations_layout):
+    case = case_tables.load_case("C", choose_runs(in_computations_layout)["C"])
     layers = case_tables.model_layers(case).set_index("layer")
     assert layers.loc["RNN_1", "Keras class"] == "SimpleRNN"
     assert layers.loc["RNN_1", "parameters"] == 1 * 3 + 3 * 3 + 3

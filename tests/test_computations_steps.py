@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -11,27 +9,14 @@ from forecastlab import computations_steps
 from forecastlab.computations import COMPARISON_COLUMNS, DIFFERENCE, HAND, KERAS
 from forecastlab.computations_case import load_case
 from forecastlab.computations_runs import choose_runs
-from tests.computations_layout import ATOL, KERAS_WARNINGS, make_layout
+from tests.computations_layout import ATOL, KERAS_WARNINGS
 
 pytestmark = pytest.mark.filterwarnings(KERAS_WARNINGS)
 
 
-@pytest.fixture(scope="module")
-def layout(tmp_path_factory) -> tuple[Path, list[dict]]:
-    root = tmp_path_factory.mktemp("repo")
-    return root, make_layout(root)
-
-
-@pytest.fixture
-def in_layout(layout, monkeypatch) -> list[dict]:
-    root, runs = layout
-    monkeypatch.chdir(root)
-    return runs
-
-
 @pytest.mark.parametrize("part", ["A", "B", "C", "D", "E"])
-def test_steps_by_hand_equal_keras(in_layout, part):
-    run = choose_runs(in_layout)[part]
+def test_steps_by_hand_equal_keras(in_computations_layout, part):
+    run = choose_runs(in_computations_layout)[part]
     case = load_case(part, run)
     computation = computations_steps.compute_steps(case, steps=3, units=2)
     table = computation.comparison
@@ -54,16 +39,16 @@ def test_steps_by_hand_equal_keras(in_layout, part):
     )
 
 
-def test_a_wrong_weight_is_caught(in_layout):
-    run = choose_runs(in_layout)["D"]
+def test_a_wrong_weight_is_caught(in_computations_layout):
+    run = choose_runs(in_computations_layout)["D"]
     case = load_case("D", run)
     key = "LSTM_1/bias"
     case.weights = {**case.weights, key: case.weights[key] + np.float32(1e-3)}
     assert computations_steps.compute_steps(case).max_difference > ATOL
 
 
-def test_equations_are_html_not_latex(in_layout):
-    case = load_case("E", choose_runs(in_layout)["E"])
+def test_equations_are_html_not_latex(in_computations_layout):
+    case = load_case("E", choose_runs(in_computations_layout)["E"])
     text = computations_steps.equations(case)
     assert "<sub>t&minus;1</sub>" in text and "$" not in text and "\\" not in text
     assert "reset_after=True" in text

@@ -3,15 +3,20 @@
 import csv
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 from mlflow.tracking import MlflowClient
 
-from forecastlab.io import write_npz
+from forecastlab.handcheck import forward
+from forecastlab.io import read_npz, write_npz
 from tests.conftest import REPO
+
+HP = {"units": 3, "activation": "tanh"}
 
 
 def script(name, *args):
@@ -62,7 +67,10 @@ def test_window_longer_than_a_part_names_study_length_and_part(tmp_path):
     assert not (tmp_path / "w48.npz").exists()
 
 
-def test_verify_fails_naming_the_model_when_one_saved_weight_is_perturbed(tmp_path, monkeypatch):
+@pytest.fixture
+def model_files(tmp_path, monkeypatch):
+    """A small rnn1's model, weights, windows, Keras predictions (stateless and stateful)
+    and MLflow run, as the train job leaves them."""
     import keras
 
     from forecastlab.evaluation import stateful_predict, stateless_predict
@@ -70,13 +78,12 @@ def test_verify_fails_naming_the_model_when_one_saved_weight_is_perturbed(tmp_pa
     from forecastlab.tracking import init_store, start_run
     from forecastlab.windows import sliding_windows
 
-    hp = {"units": 3, "activation": "tanh"}
     keras.utils.set_random_seed(1)
-    model = build_model("rnn1", hp, 4)
+    model = build_model("rnn1", HP, 4)
     series = np.sin(np.arange(60) * 0.7)
     inputs, _ = sliding_windows(series, 4)
     stateless, stateless_hidden = stateless_predict(model, inputs)
-    stateful, stateful_hidden = stateful_predict(model, "rnn1", hp, series)
+    stateful, stateful_hidden = stateful_predict(model, "rnn1", HP, series)
     files = {name: tmp_path / f"{name}.npz" for name in ("weights", "windows", "predictions")}
     write_npz(files["weights"], export_weights(model))
     model.save(tmp_path / "model.keras")
@@ -93,46 +100,43 @@ def test_verify_fails_naming_the_model_when_one_saved_weight_is_perturbed(tmp_pa
     )
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     init_store(uri, ["sine"])
-    history = tmp_path / "history.json"
+    files["history"] = tmp_path / "history.json"
     run_id = start_run(uri, "sine", "sine/w4/rnn1", {}, {})
-    history.write_text(json.dumps({"run_id": run_id}))
+    files["history"].write_text(json.dumps({"run_id": run_id}))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return files | {"model": tmp_path / "model.keras", "run_id": run_id}
 
-    def verify():
-        return script(
-            "verify",
-            "--name",
-            "sine/w4/rnn1",
-            "--arch",
-            "rnn1",
-            "--hyperparams",
-            json.dumps(hp),
-            "--model",
-            tmp_path / "model.keras",
-            "--weights",
-            files["weights"],
-            "--windows",
-            files["windows"],
-            "--predictions",
-            files["predictions"],
-            "--history",
-            history,
-            "--atol",
-            1e-5,
-            "--output",
-            tmp_path / "verify.json",
-        )
 
-    assert verify().returncode == 0
+def verify(files, output, *hidden, check=True):
+    arguments = ["--name", "sine/w4/rnn1", "--arch", "rnn1", "--hyperparams", json.dumps(HP)]
+    for role in ("model", "weights", "windows", "predictions", "history"):
+        arguments += [f"--{role}", files[role]]
+    result = subprocess.run(
+        [sys.executable, str(REPO / "workflow/scripts/verify.py"), *map(str, arguments)]
+        + ["--atol", "1e-5", "--output", str(output), *map(str, hidden)],
+        capture_output=True,
+        text=True,
+    )
+    assert not check or result.returncode == 0, result.stderr
+    return result
+
+
+def test_verify_fails_naming_the_model_when_one_saved_weight_is_perturbed(model_files, tmp_path):
+    import keras
+
+    from forecastlab.models import export_weights
+
+    verify(model_files, tmp_path / "verify.json")
     assert json.loads((tmp_path / "verify.json").read_text())["passed"]
     (tmp_path / "verify.json").unlink()
 
     # The model and its weights changed alike after Keras predicted: the hand pass differs.
+    model = keras.saving.load_model(model_files["model"], compile=False)
     kernel = model.get_layer("RNN").weights[1]
     kernel.assign(kernel.numpy() + np.eye(3, dtype="float32")[1] * 1e-3)
-    model.save(tmp_path / "model.keras")
-    write_npz(files["weights"], export_weights(model))
-    result = verify()
+    model.save(model_files["model"])
+    write_npz(model_files["weights"], export_weights(model))
+    result = verify(model_files, tmp_path / "verify.json", check=False)
     assert result.returncode == 1
     assert re.search(
         r"verification failed for sine/w4/rnn1: (stateless|stateful) mode, max \|hand - keras\| = [0-9.e-]+ "
@@ -140,9 +144,36 @@ def test_verify_fails_naming_the_model_when_one_saved_weight_is_perturbed(tmp_pa
         result.stderr,
     ), result.stderr
     assert not (tmp_path / "verify.json").exists()
-    run = MlflowClient(uri).get_run(run_id)  # closed as FAILED, saying why
+    run = MlflowClient(os.environ["MLFLOW_TRACKING_URI"]).get_run(
+        model_files["run_id"]
+    )  # closed as FAILED, saying why
     assert run.info.status == "FAILED"
     assert run.data.tags["mlflow.note.content"] in result.stderr
+
+
+def test_verify_keeps_the_hand_states_it_checked_and_writes_the_same_report(model_files, tmp_path):
+    verify(model_files, tmp_path / "alone.json")
+    verify(model_files, tmp_path / "verify.json", "--hidden", tmp_path / "hidden.npz")
+    # The report is bitwise the one verify writes without keeping the states.
+    assert (tmp_path / "verify.json").read_bytes() == (tmp_path / "alone.json").read_bytes()
+    kept = read_npz(tmp_path / "hidden.npz")
+    predictions = read_npz(model_files["predictions"])
+    series = predictions["test_series"].reshape(1, -1, 1)
+    _, hand = forward("rnn1", HP, read_npz(model_files["weights"]), series, sequences=True)
+    assert list(kept) == ["stateful_hidden"] and kept["stateful_hidden"].dtype == np.float64
+    np.testing.assert_array_equal(kept["stateful_hidden"], hand[0])  # (T, units)
+    np.testing.assert_allclose(kept["stateful_hidden"], predictions["stateful_hidden"], atol=1e-5)
+
+
+def test_a_model_without_a_stateful_mode_keeps_no_states(model_files, tmp_path):
+    stateless_only = {
+        key: values
+        for key, values in read_npz(model_files["predictions"]).items()
+        if key.startswith("stateless")
+    }
+    write_npz(model_files["predictions"], stateless_only)
+    verify(model_files, tmp_path / "verify.json", "--hidden", tmp_path / "hidden.npz")
+    assert read_npz(tmp_path / "hidden.npz") == {}
 
 
 def test_split_names_study_file_and_line_of_a_bad_raw_row(tmp_path):

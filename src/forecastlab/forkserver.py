@@ -76,6 +76,7 @@ PRELOAD = (
     "sqlalchemy.dialects.sqlite",
     "forecastlab.cli",
     "forecastlab.config",
+    "forecastlab.evaluation",
     "forecastlab.handcheck",
     "forecastlab.layout",
     "forecastlab.models",

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from forecastlab.architectures import WINDOW_MODE, has_stateful_modes, plan, target_steps
+from forecastlab.layers import LAYER_KINDS
 from forecastlab.windows import horizon_of, model_targets
 
 if TYPE_CHECKING:
@@ -281,8 +282,9 @@ def _mc_dropout(case: Case) -> Outcome:
 
 
 def _has_dropout(case: Case) -> bool:
+    """Whether a layer acts in training only (dropout), which MC dropout keeps on."""
     layers = plan(case.arch, case.hp, case.length, horizon_of(case.windows))
-    return any(layer.kind == "dropout" for layer in layers)
+    return any(LAYER_KINDS[layer.kind].training_only for layer in layers)
 
 
 MODES: tuple[Mode, ...] = (
