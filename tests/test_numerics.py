@@ -69,6 +69,20 @@ def clean_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in PINNED_ENVIRONMENT}
 
 
+def test_importing_forecastlab_pins_before_numpy_loads():
+    # numpy reads NPY_DISABLE_CPU_FEATURES once, when it loads: a script run by hand, with
+    # no pinned environment inherited, must load it only after the pin.
+    code = (
+        "import os, sys, forecastlab; "
+        "print('numpy' in sys.modules, os.environ['NPY_DISABLE_CPU_FEATURES'])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=clean_environment(), capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split(maxsplit=1) == ["False", "X86_V4 AVX512_ICL AVX512_SPR\n"]
+
+
 def test_tensorflow_imported_before_the_pin_is_refused():
     code = "import tensorflow, forecastlab"
     done = subprocess.run(

@@ -48,8 +48,6 @@ from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 
-from forecastlab.elf import data_objects, load_bias, mapped_libraries
-
 # Read by TensorFlow, oneDNN and numpy when they load: set before any of them is imported.
 PINNED_ENVIRONMENT = {
     "ONEDNN_MAX_CPU_ISA": "AVX2",  # oneDNN's JIT kernels (TF's matmul) use AVX2 at most
@@ -119,6 +117,8 @@ def eigen_statics(library: Path) -> list[tuple[int, int]]:
     """Where `library` keeps Eigen's cache sizes: for each copy of the static, the address
     of its three sizes (bytes, as ptrdiff_t) and of its initialisation guard, relative to
     the library's load base. Empty for a library without Eigen."""
+    from forecastlab.elf import data_objects  # numpy: only once the environment is pinned
+
     found = []
     for sizes in data_objects(library, _EIGEN_CACHES, 24):
         guard_name = re.compile(re.escape("_ZGV" + sizes.name[2:]))
@@ -139,6 +139,8 @@ def pin_eigen_caches(maps_path: Path = Path("/proc/self/maps")) -> dict[str, int
     caches in this process (an operation ran before the pin).
     """
     import tensorflow
+
+    from forecastlab.elf import load_bias, mapped_libraries
 
     folder = Path(tensorflow.__file__).resolve().parent
     pinned: dict[str, int] = {}
@@ -181,6 +183,8 @@ def eigen_cache_pin(maps_path: Path = Path("/proc/self/maps")) -> str:
     if "tensorflow" not in sys.modules:
         missing = [name for name in EIGEN_LIBRARIES if not eigen_statics(folder / name)]
         return f"{kib}, NOT pinnable in {' '.join(missing)}" if missing else f"{kib}, pinned"
+    from forecastlab.elf import load_bias, mapped_libraries
+
     unpinned = []
     for library, mapped_at in mapped_libraries(maps_path.read_text(), folder).items():
         bias = load_bias(library, mapped_at)
