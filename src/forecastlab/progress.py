@@ -73,8 +73,9 @@ def _trained(outputs: Sequence[str]) -> str:
 
 def _evaluated(outputs: Sequence[str]) -> str:
     modes = (_output(outputs, "eval.json") or {}).get("modes", {})
-    # The stateful question's modes, else the first (eval.json sorts its modes).
-    question = ("stateless", *VERSUS_STATELESS)
+    # The stateful question's two modes (stateless, and the first mode tested against
+    # it), else the first (eval.json sorts its modes).
+    question = ("stateless", next(iter(VERSUS_STATELESS)))
     chosen = [mode for mode in question if mode in modes] or list(modes)[:1]
     shown = [f"{mode} MSE {modes[mode]['mse']:.3g}" for mode in chosen if "mse" in modes[mode]]
     more = len(modes) - len(shown)
