@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from forecastlab.layout import MODEL, RUN, WINDOW
+from forecastlab.layout import MODEL, RUN, RUN_FILES, WINDOW
 from forecastlab.modes import VERSUS_STATELESS
 
 # What each rule did, as the line says it.
@@ -48,8 +48,10 @@ def job_name(wildcards: Mapping[str, str]) -> str:
     return ""
 
 
-def _output(outputs: Sequence[str], name: str) -> dict[str, Any] | None:
-    """The JSON output file called `name`, read; None if absent or unreadable."""
+def _output(outputs: Sequence[str], role: str) -> dict[str, Any] | None:
+    """The JSON output file of `role` (forecastlab.layout.RUN_FILES), read; None if absent
+    or unreadable."""
+    name = Path(RUN_FILES[role]).name
     for path in outputs:
         if Path(path).name == name:
             try:
@@ -60,7 +62,7 @@ def _output(outputs: Sequence[str], name: str) -> dict[str, Any] | None:
 
 
 def _trained(outputs: Sequence[str]) -> str:
-    history = _output(outputs, "history.json")
+    history = _output(outputs, "history")
     if not history:
         return ""
     loss = "final_val_loss" if "final_val_loss" in history else "final_loss"
@@ -72,7 +74,7 @@ def _trained(outputs: Sequence[str]) -> str:
 
 
 def _evaluated(outputs: Sequence[str]) -> str:
-    modes = (_output(outputs, "eval.json") or {}).get("modes", {})
+    modes = (_output(outputs, "eval") or {}).get("modes", {})
     # The stateful question's two modes (stateless, and the first mode tested against
     # it), else the first (eval.json sorts its modes).
     question = ("stateless", next(iter(VERSUS_STATELESS)))
@@ -83,7 +85,7 @@ def _evaluated(outputs: Sequence[str]) -> str:
 
 
 def _verified(outputs: Sequence[str]) -> str:
-    modes = (_output(outputs, "verify.json") or {}).get("modes", {})
+    modes = (_output(outputs, "verify") or {}).get("modes", {})
     errors = [m["max_abs_error"] for m in modes.values() if "max_abs_error" in m]
     return f"max |numpy - Keras| {max(errors):.2g}" if errors else ""
 
