@@ -249,3 +249,14 @@ def test_forkserver_off_runs_every_script_in_its_own_interpreter(tmp_path):
     done = client(script, "0", socket_path="off", cwd=tmp_path, stdout=subprocess.PIPE)
     assert done.wait(timeout=60) == 0
     assert done.stdout.read() == f"out ['0'] {tmp_path} from the client\n"
+
+
+def test_benchmark_without_a_file_or_script_is_a_usage_error():
+    for arguments in (["--benchmark"], ["--benchmark", "job.tsv"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "forecastlab.forkserver", *arguments],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 2
+        assert done.stderr.startswith("usage: python -m forecastlab.forkserver [--benchmark FILE]")

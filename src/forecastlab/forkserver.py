@@ -469,8 +469,8 @@ def main(argv: list[str] | None = None) -> int:
         serve(argv[1])
         return 0
     benchmark = None
-    if argv[:1] == ["--benchmark"] and len(argv) > 1:
-        benchmark, argv = argv[1], argv[2:]
+    if argv[:1] == ["--benchmark"]:
+        benchmark, argv = (argv[1], argv[2:]) if len(argv) > 1 else (None, [])
     if not argv:
         usage = "usage: python -m forecastlab.forkserver [--benchmark FILE] SCRIPT [ARGS...]"
         print(usage, file=sys.stderr)

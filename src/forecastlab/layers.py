@@ -369,6 +369,15 @@ def _repeat_numpy(layer: Layer, w: Weights, x: np.ndarray) -> dict[str, np.ndarr
     return {"h": np.repeat(x[:, None, :], layer.config["times"], axis=1)}
 
 
+# What a Dense layer is, applied once or at every step alike.
+DENSE: dict[str, Any] = {
+    "numpy": _dense_numpy,
+    "symbol": "y",
+    "weight_meanings": DENSE_MEANINGS,
+    "equations": _dense_equations,
+    "details": _dense_details,
+}
+
 LAYER_KINDS: dict[str, LayerKind] = {
     "simple_rnn": LayerKind(
         keras=_recurrent_keras("SimpleRNN"),
@@ -415,23 +424,9 @@ LAYER_KINDS: dict[str, LayerKind] = {
         stack_name="LNRNN",
         weight_meanings=RECURRENT_MEANINGS,
     ),
-    "dense": LayerKind(
-        keras=_dense_keras,
-        numpy=_dense_numpy,
-        symbol="y",
-        weight_meanings=DENSE_MEANINGS,
-        equations=_dense_equations,
-        details=_dense_details,
-    ),
+    "dense": LayerKind(keras=_dense_keras, **DENSE),
     # The same Dense at every step: TimeDistributed, as the tutorials build it.
-    "time_dense": LayerKind(
-        keras=_time_dense_keras,
-        numpy=_dense_numpy,
-        symbol="y",
-        weight_meanings=DENSE_MEANINGS,
-        equations=_dense_equations,
-        details=_dense_details,
-    ),
+    "time_dense": LayerKind(keras=_time_dense_keras, **DENSE),
     "conv1d": LayerKind(
         keras=lambda layer, stateful, time_distributed: _keras_layers().Conv1D(
             name=layer.name, **layer.config

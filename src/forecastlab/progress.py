@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from forecastlab.io import write_json
 from forecastlab.layout import MODEL, RUN, RUN_FILES, WINDOW
 from forecastlab.modes import VERSUS_STATELESS
 
@@ -168,8 +169,7 @@ def write_plan(jobs: Iterable[tuple[str, Mapping[str, str], str | None]], path: 
         {"rule": rule, "kind": job_kind(rule, wildcards), "last_wall": recorded_wall(benchmark)}
         for rule, wildcards, benchmark in jobs
     ]
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(plan))
+    write_json(path, plan)  # whole or not at all: the logger reads it while Snakemake runs
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,10 @@ class LogHandler(LogHandlerBase):
         rule by rule from Snakemake's job counts."""
         if self.plan is None and Path(PLAN).is_file():
             if Path(PLAN).stat().st_mtime >= self.started_at:  # this run's, not the last's
-                self.plan = json.loads(Path(PLAN).read_text())
+                try:
+                    self.plan = json.loads(Path(PLAN).read_text())
+                except (OSError, ValueError):
+                    pass  # unreadable: estimated rule by rule, as without a plan
         if self.plan is None:
             pending = [(rule, None) for rule, n in self.pending.items() for _ in range(n)]
             return time_left(estimate_work(pending, self.walls, {}), self.busy, elapsed)
