@@ -103,9 +103,8 @@ def child(setting: str, name: str, epochs: int | None) -> dict:
             os.environ[key] = value
 
     numerics.pin_environment = lambda: None  # keep the settings above for configure()
-    from forecastlab.models import build_model, compile_model, export_weights
-    from forecastlab.training import train
-    from forecastlab.windows import horizon_of
+    from forecastlab.models import export_weights
+    from forecastlab.training import SeedGroup
 
     params = validate_params(
         load_yaml(REPO / "params.yaml"), load_yaml(REPO / "workflow/schemas/params.schema.yaml")
@@ -115,10 +114,11 @@ def child(setting: str, name: str, epochs: int | None) -> dict:
     hp = dict(study["models"][arch], **({"epochs": epochs} if epochs else {}))
     windows = study_windows(study, length)
     numerics.configure(study["seed"])
-    model = compile_model(build_model(arch, hp, length, horizon=horizon_of(windows)), hp)
     started = time.perf_counter()
-    history = train(model, arch, hp, windows, windows["train_series"], name, study["seed"])
+    group = SeedGroup(arch, hp, length, windows, windows["train_series"])
+    history = group.train(study["seed"], name)
     seconds = time.perf_counter() - started
+    model = group.model
     digest = hashlib.sha256()
     for key, value in sorted(export_weights(model).items()):
         digest.update(key.encode() + value.tobytes())

@@ -13,6 +13,12 @@ bench/results/pipeline.json and as Markdown to stdout.
 
     python bench/pipeline.py [--studies sine random_walk] [--seeds 1] [--cores 2] [--here]
         [--output bench/results/pipeline.json] [-- SNAKEMAKE ARGUMENTS]
+    python bench/pipeline.py --side-by-side [--cores 2]
+
+--side-by-side runs params.yaml's seeds and then one seed per model, one after the other
+(with --here, the first in this checkout and the second under runs/), and gives each
+study's pure training time in both, in all and per trained model (the model with all its
+seeds): what the replicates cost.
 
 Arguments after `--` go to Snakemake (`-- --forcerun verify_model` times a rerun of
 every hand verification and what depends on it).
@@ -47,6 +53,7 @@ from forecastlab.layout import (  # noqa: E402
     RUN,
     job_log,
     output_folder,
+    parse_run_name,
     run_file,
 )
 from forecastlab.reproduce import copy_pipeline  # noqa: E402
@@ -90,14 +97,16 @@ def watch_own_cpu(process: subprocess.Popen) -> dict[str, float]:
     return own
 
 
-def training_seconds(root: Path) -> float:
-    """The pure training time of every model (history.json's train_seconds), summed."""
-    return sum(
-        json.loads(path.read_text()).get("train_seconds", 0.0)
-        for path in root.glob(
-            run_file("history", RUN.format(study="*", length="*", arch="*", seed="*"))
-        )
-    )
+def training_seconds(root: Path) -> dict[str, float]:
+    """The pure training time of every model (history.json's train_seconds), summed per
+    study."""
+    pattern = run_file("history", RUN.format(study="*", length="*", arch="*", seed="*"))
+    studies: dict[str, float] = {}
+    for path in sorted(root.glob(pattern)):
+        study = parse_run_name(path.relative_to(root / "models").parent.as_posix())["study"]
+        seconds = json.loads(path.read_text()).get("train_seconds", 0.0)
+        studies[study] = studies.get(study, 0.0) + seconds
+    return studies
 
 
 def evaluation_seconds(root: Path) -> dict[str, float]:
@@ -154,34 +163,25 @@ def table(
     return [*lines, summary + "."]
 
 
-def bench_params(params: dict, args: argparse.Namespace) -> dict | str:
+def bench_params(params: dict, args: argparse.Namespace, seeds: int | None) -> dict | str:
     """params.yaml with only the studies named in args.studies, every model trained
-    args.seeds times if given; or the error message for a study it does not have."""
+    `seeds` times if given; or the error message for a study it does not have."""
     if args.studies:
         unknown = sorted(set(args.studies) - set(params["studies"]))
         if unknown:
             return f"params.yaml has no study {', '.join(unknown)}"
         params["studies"] = {study: params["studies"][study] for study in args.studies}
-    if args.seeds:
+    if seeds:
         for spec in params["studies"].values():
-            spec["seeds"] = args.seeds
+            spec["seeds"] = seeds
             for hyperparams in spec.get("models", {}).values():
                 hyperparams.pop("seeds", None)
     return params
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--studies", nargs="*", help="a subset of params.yaml's studies")
-    parser.add_argument(
-        "--seeds", type=int, help="train every model this many times instead (1: no replicates)"
-    )
-    parser.add_argument("--cores", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--here", action="store_true", help="run in this checkout")
-    parser.add_argument("--output", type=Path, default=REPO / "bench/results/pipeline.json")
-    parser.add_argument("snakemake", nargs="*", help="arguments for Snakemake, after --")
-    args = parser.parse_args(argv)
-
+def run_pipeline(args: argparse.Namespace, seeds: int | None) -> dict | str:
+    """One run of the pipeline as `args` ask, every model trained `seeds` times (None:
+    params.yaml's seeds): its figures, or an error message."""
     with tempfile.TemporaryDirectory(prefix="forecastlab-bench-") as scratch:
         root = REPO if args.here else Path(scratch)
         if not args.here:
@@ -189,10 +189,10 @@ def main(argv: list[str] | None = None) -> int:
         environment = dict(os.environ)
         # A subset of the params is another params file: its outputs live apart.
         outputs = root
-        if args.studies or args.seeds:
-            params = bench_params(yaml.safe_load((REPO / "params.yaml").read_text()), args)
+        if args.studies or seeds:
+            params = bench_params(yaml.safe_load((REPO / "params.yaml").read_text()), args, seeds)
             if isinstance(params, str):
-                parser.error(params)
+                return params
             (root / BENCH_PARAMS).write_text(yaml.safe_dump(params, sort_keys=False))
             environment["FORECASTLAB_PARAMS"] = BENCH_PARAMS
             outputs = output_folder(root / BENCH_PARAMS, root)
@@ -211,33 +211,98 @@ def main(argv: list[str] | None = None) -> int:
         wall = time.perf_counter() - started
         cpu = children_cpu() - cpu_before
         if snakemake.returncode != 0:
-            print(f"error: the pipeline failed (exit {snakemake.returncode})", file=sys.stderr)
-            return 1
+            return f"the pipeline failed (exit {snakemake.returncode})"
         rules = job_figures(outputs)
         training, evaluations = training_seconds(outputs), evaluation_seconds(outputs)
+    lines = table(rules, wall, cpu, own_cpu, sum(training.values()), evaluations)
+    return {
+        "cores": args.cores,
+        "studies": args.studies or "all",
+        "seeds": seeds or "params.yaml's",
+        "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "own_cpu_seconds": own_cpu,
+        "training_seconds": sum(training.values()),
+        "training_by_study": training,
+        "evaluation_seconds": evaluations,
+        "rules": rules,
+        "table": lines,
+    }
 
-    lines = table(rules, wall, cpu, own_cpu, training, evaluations)
-    print("\n".join(lines))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(
-        json.dumps(
-            {
-                "cores": args.cores,
-                "studies": args.studies or "all",
-                "seeds": args.seeds or "params.yaml's",
-                "wall_seconds": wall,
-                "cpu_seconds": cpu,
-                "own_cpu_seconds": own_cpu,
-                "training_seconds": training,
-                "evaluation_seconds": evaluations,
-                "rules": rules,
-                "table": lines,
-            },
-            indent=2,
-        )
-        + "\n"
+
+def side_by_side(runs: dict[str, dict]) -> list[str]:
+    """Per study, the pure training seconds of each run, in all and per trained model (the
+    model with all its seeds), and the runs' walls."""
+    names = list(runs)
+    header = " | ".join(f"{name}: training, per model" for name in names)
+    lines = [f"| study | models | {header} |", "|---|---:|" + "---:|" * len(names)]
+    studies = dict.fromkeys(study for run in runs.values() for study in run["training_by_study"])
+    for study in studies:
+        models = runs[names[0]]["models_by_study"].get(study, 0)
+        cells = []
+        for run in runs.values():
+            seconds = run["training_by_study"].get(study, 0.0)
+            cells.append(f"{seconds:.0f} s, {seconds / max(models, 1):.1f} s")
+        lines.append(f"| {study} | {models} | {' | '.join(cells)} |")
+    walls = ", ".join(f"{name} {run['wall_seconds'] / 60:.1f} min" for name, run in runs.items())
+    return [*lines, f"\nPipeline wall: {walls}."]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--studies", nargs="*", help="a subset of params.yaml's studies")
+    parser.add_argument(
+        "--seeds", type=int, help="train every model this many times instead (1: no replicates)"
     )
+    parser.add_argument(
+        "--side-by-side",
+        action="store_true",
+        help="run params.yaml's seeds and then one seed per model, and compare per study",
+    )
+    parser.add_argument("--cores", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--here", action="store_true", help="run in this checkout")
+    parser.add_argument("--output", type=Path, default=REPO / "bench/results/pipeline.json")
+    parser.add_argument("snakemake", nargs="*", help="arguments for Snakemake, after --")
+    args = parser.parse_args(argv)
+    if args.side_by_side and args.seeds:
+        parser.error("--side-by-side runs its own seeds")
+
+    configurations = {"seeds of params.yaml": None, "one seed": 1}
+    if not args.side_by_side:
+        configurations = {"run": args.seeds}
+    runs = {}
+    for name, seeds in configurations.items():
+        found = run_pipeline(args, seeds)
+        if isinstance(found, str):
+            print(f"error: {found}", file=sys.stderr)
+            return 1
+        found["models_by_study"] = models_by_study(args, seeds)
+        print(f"## {name}\n" if args.side_by_side else "", end="")
+        print("\n".join(found["table"]) + "\n")
+        runs[name] = found
+    result = next(iter(runs.values()))
+    if args.side_by_side:
+        comparison = side_by_side(runs)
+        print("\n".join(comparison))
+        result = {"runs": runs, "side_by_side": comparison}
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
     return 0
+
+
+def models_by_study(args: argparse.Namespace, seeds: int | None) -> dict[str, int]:
+    """How many models (a model being all its seeds) each study trains in the run."""
+    from forecastlab.architectures import ARCHITECTURES
+    from forecastlab.config import load_yaml, validate_params
+    from forecastlab.layout import study_runs
+
+    params = bench_params(yaml.safe_load((REPO / "params.yaml").read_text()), args, seeds)
+    schema = load_yaml(REPO / "workflow/schemas/params.schema.yaml")
+    studies = validate_params(params, schema, root=REPO)["studies"]
+    return {
+        study: sum(ARCHITECTURES[arch].trained for _, arch in study_runs(spec))
+        for study, spec in studies.items()
+    }
 
 
 if __name__ == "__main__":

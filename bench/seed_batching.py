@@ -7,6 +7,8 @@ process per variant:
 
 - `today`: one seed as the fast trainer steps it (the Keras model called, the compiled
   loss, `apply_gradients`), the cost per seed now;
+- `xla`: one seed stepped the same way in a graph compiled with XLA (`jit_compile`), as
+  forecastlab.training now trains each seed of a group, one after another;
 - `vmap S`: S seeds at once, the model's `stateless_call` vectorized over stacked weights
   with `tf.vectorized_map` layer by layer (a recurrent layer's cell inside one loop over
   time), the optimizer applied to the stacked variables.
@@ -67,8 +69,8 @@ def orders(n: int, batch: int, steps: int, seeds: int) -> np.ndarray:
     ).astype(np.int32)
 
 
-def today(model_name: str, steps: int) -> dict:
-    """One seed stepped as training.compiled_epochs steps it."""
+def today(model_name: str, steps: int, jit_compile: bool = False) -> dict:
+    """One seed stepped as training.compiled_epochs stepped it before XLA (or with it)."""
     from forecastlab.numerics import pin_environment
 
     pin_environment()  # before TensorFlow loads
@@ -79,7 +81,7 @@ def today(model_name: str, steps: int) -> dict:
     index = tf.constant(orders(len(x), hp["batch_size"], steps, 1)[0])
     x, y = tf.constant(x), tf.constant(y)
 
-    @tf.function
+    @tf.function(jit_compile=jit_compile)
     def run():
         for k in tf.range(steps):
             xb, yb = tf.gather(x, index[k]), tf.gather(y, index[k])
@@ -88,10 +90,13 @@ def today(model_name: str, steps: int) -> dict:
             gradients = tape.gradient(loss, model.trainable_variables)
             model.optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
 
-    run()  # traces
+    started = time.perf_counter()
+    run()  # traces (and compiles)
+    first = time.perf_counter() - started
     started = time.perf_counter()
     run()
-    return {"ms_per_step": 1000 * (time.perf_counter() - started) / steps}
+    seconds = time.perf_counter() - started
+    return {"ms_per_step": 1000 * seconds / steps, "first_call_seconds": first}
 
 
 def vmapped(model_name: str, steps: int, seeds: int) -> dict:
@@ -196,7 +201,8 @@ def in_process(model_name: str, variant: str, steps: int, seeds: int) -> dict:
     """One variant in a fresh, pinned process (the thread pools and seeds as a job's)."""
     code = (
         "import json, sys; sys.path.insert(0, sys.argv[1]); import seed_batching as b; "
-        "print(json.dumps(b.today(sys.argv[2], int(sys.argv[4])) if sys.argv[3] == 'today' "
+        "print(json.dumps(b.today(sys.argv[2], int(sys.argv[4]), sys.argv[3] == 'xla') "
+        "if sys.argv[3] in ('today', 'xla') "
         "else b.vmapped(sys.argv[2], int(sys.argv[4]), int(sys.argv[5]))))"
     )
     done = subprocess.run(
@@ -225,7 +231,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 3, 5])
     parser.add_argument("--output", default="bench/results/seed_batching.json")
     args = parser.parse_args(argv)
-    found = {"today": in_process(args.model, "today", args.steps, 1)}
+    found = {
+        "today": in_process(args.model, "today", args.steps, 1),
+        "xla": in_process(args.model, "xla", args.steps, 1),
+    }
     for seeds in args.seeds:
         found[f"vmap {seeds}"] = in_process(args.model, "vmap", args.steps, seeds)
     alone = found.get("vmap 1", {}).get("seed0")
@@ -239,13 +248,17 @@ def main(argv: list[str] | None = None) -> None:
     )
     base = found["today"]["ms_per_step"]
     print(f"{args.model}, {args.steps} steps\n")
-    print("| variant | ms per step | ms per seed and step | vs today | seed 0 as alone |")
-    print("|---|---:|---:|---:|---|")
+    print(
+        "| variant | ms per step | ms per seed and step | vs today | first call (trace, "
+        "compile) | seed 0 as alone |"
+    )
+    print("|---|---:|---:|---:|---:|---|")
     for name, result in found.items():
         per_seed = result.get("ms_per_seed_step", result["ms_per_step"])
+        first = f"{result['first_call_seconds']:.1f} s" if "first_call_seconds" in result else ""
         print(
             f"| {name} | {result['ms_per_step']:.1f} | {per_seed:.1f} | {base / per_seed:.2f} | "
-            f"{result.get('seed0_bitwise_as_alone', '')} |"
+            f"{first} | {result.get('seed0_bitwise_as_alone', '')} |"
         )
 
 
