@@ -357,7 +357,7 @@ def test_params_that_plan_too_many_trained_models_are_refused_with_the_count():
     with pytest.raises(ParamsError) as error:
         validate_params(params, SCHEMA, source="big.yaml")
     assert str(error.value) == (
-        "big.yaml is invalid:\n  studies: these params plan 2211 trained models (4453 jobs), "
+        "big.yaml is invalid:\n  studies: these params plan 2211 trained models (2275 jobs), "
         "more than the 2000 one run may plan; studies.sine4 plans the most: lower its seeds, "
         "windows.lengths or architectures, or split the studies over several params files"
     )
