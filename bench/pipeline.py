@@ -210,6 +210,8 @@ def run_pipeline(args: argparse.Namespace, seeds: int | None) -> dict | str:
         own_cpu = watch_own_cpu(snakemake)
         wall = time.perf_counter() - started
         cpu = children_cpu() - cpu_before
+        if args.here:
+            (root / BENCH_PARAMS).unlink(missing_ok=True)
         if snakemake.returncode != 0:
             return f"the pipeline failed (exit {snakemake.returncode})"
         rules = job_figures(outputs)
