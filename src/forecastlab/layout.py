@@ -152,7 +152,7 @@ def model_seeds(spec: Mapping[str, Any], arch: str) -> list[int]:
     return list(range(first, first + seeds)) if isinstance(seeds, int) else list(seeds)
 
 
-# The rules that train a model's seeds, one per study and seed list (common.smk): a job
+# The rules that train a model's seeds, one per study and seed list (train.smk): a job
 # trains all the seeds of one model, so its rule lists every seed's files, and a rule's
 # outputs cannot depend on its wildcards. Their names start with the prefix.
 TRAIN_RULE = "train_model"

@@ -58,8 +58,9 @@ def compiled_epochs(
     validate: bool,
     xla: bool = True,
 ):
-    """A tf.function, compiled with XLA unless not `xla`, running whole epochs of
-    minibatch steps on the training windows.
+    """A tf.function running whole epochs of minibatch steps on the training windows,
+    each step (forward, gradients, optimizer update) one program compiled with XLA unless
+    not `xla`.
 
     It takes orders (epochs, n) and the validation windows, and returns the per-epoch
     training loss (the batch losses averaged, weighted by batch size, as `fit` reports
@@ -84,9 +85,12 @@ def compiled_epochs(
         model.optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
         return tf.cast(loss, tf.float32) * float(batch.shape[0])
 
-    # One XLA program per batch size: XLA miscompiles a program that steps batches of two
-    # sizes (a full batch, then the last, smaller one) and trains other weights than
-    # TensorFlow's kernels, which a test shows (test_compiled_trainer_equals_fit_...).
+    # One XLA program per step, not per epoch: TensorFlow 2.21's XLA silently miscompiles
+    # a program that steps batches of two sizes (a full batch, then the last, smaller one,
+    # each with its RNN's while loop): it trains other weights than TensorFlow's kernels,
+    # which tests/test_training.py's test_compiled_trainer_equals_fit_fed_the_same_batches
+    # catches. Related upstream: tensorflow/tensorflow#122886 (repeated while loops under
+    # jit_compile).
     step = tf.function(step, jit_compile=xla)
 
     @tf.function
