@@ -2,7 +2,6 @@
 
 import json
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -283,7 +282,8 @@ def phase_files(phase):
             ),
         ]
     if phase == "train":
-        return [path for role in layout.TRAINED_FILES for path in every(role)]
+        roles = ("model", "weights", "history", "eval", "predictions")
+        return [path for role in roles for path in every(role)]
     if phase == "verify":
         return every("verify")
     if not runs:
