@@ -58,9 +58,12 @@ PINNED_ENVIRONMENT = {
     "TF_NUM_INTEROP_THREADS": "1",
     "TF_NUM_INTRAOP_THREADS": "1",
     # The trainers compile with XLA (forecastlab.training): its code generator targets the
-    # processor it runs on unless capped, and XNNPACK's kernels choose their own paths.
+    # processor it runs on unless capped, XNNPACK's kernels choose their own paths, and its
+    # "platform dependent math" computes with the processor's approximate instructions
+    # (without turning it off, the weights differ under qemu, whose approximations are
+    # not this processor's).
     "XLA_FLAGS": "--xla_cpu_max_isa=AVX2 --xla_cpu_enable_fast_math=false"
-    " --xla_cpu_use_xnnpack=false",
+    " --xla_cpu_use_xnnpack=false --xla_cpu_enable_platform_dependent_math=false",
 }
 # Thread pools of one: reductions split across threads sum in an order that depends on
 # how many there are. Jobs run side by side instead (Snakemake's --cores).
