@@ -5,12 +5,13 @@ their settings once, at load. The models are default-params ones, built from par
 through the library as the pipeline builds them. Settings:
 
 - pinned: forecastlab's pin (forecastlab.numerics), as every pipeline job runs;
-- TF defaults: TensorFlow as shipped: oneDNN's graph rewrites on, no instruction-set cap,
-  Eigen's caches as CPUID reports them, approximate reciprocals;
+- TF defaults: TensorFlow as shipped: oneDNN's graph rewrites on, no instruction-set cap
+  (oneDNN's or XLA's), Eigen's caches as CPUID reports them, approximate reciprocals;
 - caches unpinned: the pin without fixing Eigen's cache sizes;
 - reciprocals unpinned: the pin with Keras's RMSprop and TensorFlow's Rsqrt as shipped;
 - rewrites on: the pin with TF_ENABLE_ONEDNN_OPTS=1;
-- AVX-512 allowed: the pin without the ISA cap (what this machine would pick);
+- AVX-512 allowed: the pin without oneDNN's ISA cap (what this machine would pick);
+- XLA uncapped: the pin without XLA's flags (its code for this machine's instruction set);
 - SSE4.1 only: the pin capped lower, as a machine without AVX2 would compute;
 - 2 threads: the pin with thread pools of 2.
 
@@ -39,6 +40,7 @@ SETTINGS: dict[str, dict[str, str | None]] = {
     "TF defaults": {
         "ONEDNN_MAX_CPU_ISA": None,
         "TF_ENABLE_ONEDNN_OPTS": None,
+        "XLA_FLAGS": None,
         "caches": "unpinned",
         "reciprocals": "unpinned",
     },
@@ -46,6 +48,7 @@ SETTINGS: dict[str, dict[str, str | None]] = {
     "reciprocals unpinned": {"reciprocals": "unpinned"},
     "rewrites on": {"TF_ENABLE_ONEDNN_OPTS": "1"},
     "AVX-512 allowed": {"ONEDNN_MAX_CPU_ISA": None},
+    "XLA uncapped": {"XLA_FLAGS": None},
     "SSE4.1 only": {"ONEDNN_MAX_CPU_ISA": "SSE41"},
     "2 threads": {"threads": "2"},
 }
@@ -103,9 +106,8 @@ def child(setting: str, name: str, epochs: int | None) -> dict:
             os.environ[key] = value
 
     numerics.pin_environment = lambda: None  # keep the settings above for configure()
-    from forecastlab.models import build_model, compile_model, export_weights
-    from forecastlab.training import train
-    from forecastlab.windows import horizon_of
+    from forecastlab.models import export_weights
+    from forecastlab.training import SeedGroup
 
     params = validate_params(
         load_yaml(REPO / "params.yaml"), load_yaml(REPO / "workflow/schemas/params.schema.yaml")
@@ -115,10 +117,11 @@ def child(setting: str, name: str, epochs: int | None) -> dict:
     hp = dict(study["models"][arch], **({"epochs": epochs} if epochs else {}))
     windows = study_windows(study, length)
     numerics.configure(study["seed"])
-    model = compile_model(build_model(arch, hp, length, horizon=horizon_of(windows)), hp)
     started = time.perf_counter()
-    history = train(model, arch, hp, windows, windows["train_series"], name, study["seed"])
+    group = SeedGroup(arch, hp, length, windows, windows["train_series"])
+    history = group.train(study["seed"], name)
     seconds = time.perf_counter() - started
+    model = group.model
     digest = hashlib.sha256()
     for key, value in sorted(export_weights(model).items()):
         digest.update(key.encode() + value.tobytes())

@@ -7,8 +7,8 @@ process per variant:
 
 - `today`: one seed as the fast trainer steps it (the Keras model called, the compiled
   loss, `apply_gradients`), the cost per seed now;
-- `xla`: one seed stepped the same way in a graph compiled with XLA (`jit_compile`), which
-  forecastlab does not use: its bits depend on the processor (bench/README.md);
+- `xla`: one seed stepped the same way in a graph compiled with XLA (`jit_compile`), as
+  forecastlab.training now trains each seed of a group, one after another;
 - `vmap S`: S seeds at once, the model's `stateless_call` vectorized over stacked weights
   with `tf.vectorized_map` layer by layer (a recurrent layer's cell inside one loop over
   time), the optimizer applied to the stacked variables.
@@ -70,7 +70,7 @@ def orders(n: int, batch: int, steps: int, seeds: int) -> np.ndarray:
 
 
 def today(model_name: str, steps: int, jit_compile: bool = False) -> dict:
-    """One seed stepped as training.compiled_epochs steps it (or compiled with XLA)."""
+    """One seed stepped as training.compiled_epochs stepped it before XLA (or with it)."""
     from forecastlab.numerics import pin_environment
 
     pin_environment()  # before TensorFlow loads

@@ -44,6 +44,7 @@ MODELS: dict[str, tuple[str, dict]] = {
             "optimizer": "rmsprop",
         },
     ),
+    "mc_rnn_adam": ("mc_rnn", {"units": [16, 16], "dropout": 0.2, "mc_samples": 3}),
     "relu_rnn_adam": (
         "relu_rnn",
         {"units": 120, "activation": "relu", "target": "shifted", "loss": "sse"},
@@ -61,12 +62,13 @@ def series(n_points: int = 1300) -> np.ndarray:
     return (np.sin(steps * 0.3) + 0.3 * np.cos(steps * 1.7)).astype("float32")
 
 
-def train_all(names: list[str]) -> dict[str, str]:
-    """{name: digest} of MODELS[name] trained from seed 7 in this process."""
+def trained(name: str, seeds: list[int]) -> dict[int, str]:
+    """{seed: digest of its weights and predictions} of MODELS[name], its seeds trained
+    in that order as one group (forecastlab.training.SeedGroup), in this process."""
     from forecastlab import numerics
     from forecastlab.config import load_yaml
-    from forecastlab.models import build_model, compile_model, export_weights
-    from forecastlab.training import train
+    from forecastlab.models import export_weights
+    from forecastlab.training import SeedGroup
     from forecastlab.windows import cut_windows
     from tests.conftest import REPO
 
@@ -79,19 +81,24 @@ def train_all(names: list[str]) -> dict[str, str]:
     )
     windows = {"train_inputs": inputs, **{f"train_targets_{k}": v for k, v in targets.items()}}
     training = {"learning_rate": 0.01, "batch_size": 600, "epochs": 3, "validation_split": 0.0}
+    arch, overrides = MODELS[name]
+    hp = {**defaults, **training, **overrides}
+    numerics.configure(seeds[0])
+    group = SeedGroup(arch, hp, LENGTH, windows, values)
     digests = {}
-    for name in names:
-        arch, overrides = MODELS[name]
-        hp = {**defaults, **training, **overrides}
-        numerics.configure(7)
-        model = compile_model(build_model(arch, hp, LENGTH, horizon=HORIZON), hp)
-        train(model, arch, hp, windows, values, name, 7)
+    for seed in seeds:
+        group.train(seed, f"{name}/seed{seed}")
         digest = hashlib.sha256()
-        for key, weights in sorted(export_weights(model).items()):
+        for key, weights in sorted(export_weights(group.model).items()):
             digest.update(key.encode() + weights.tobytes())
-        digest.update(np.asarray(model.predict(inputs[:256], verbose=0)).tobytes())
-        digests[name] = digest.hexdigest()[:16]
+        digest.update(np.asarray(group.model.predict(inputs[:256], verbose=0)).tobytes())
+        digests[seed] = digest.hexdigest()[:16]
     return digests
+
+
+def train_all(names: list[str]) -> dict[str, str]:
+    """{name: digest} of MODELS[name] trained from seed 7 in this process."""
+    return {name: trained(name, [7])[7] for name in names}
 
 
 def approximate_rsqrt() -> str:

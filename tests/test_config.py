@@ -3,7 +3,7 @@ import copy
 import pytest
 
 from forecastlab.config import ParamsError, load_yaml, params_hash, validate_params
-from forecastlab.layout import model_seeds, runs_of
+from forecastlab.layout import model_seeds, runs_of, seed_groups
 from tests.conftest import REPO, tiny_params
 
 SCHEMA = load_yaml(REPO / "workflow/schemas/params.schema.yaml")
@@ -92,6 +92,13 @@ def test_seeds_are_a_count_from_the_study_seed_or_a_list_and_baselines_have_one(
     runs = [r for r in runs_of({"sine": sine}) if (r["window"], r["arch"]) == (2, "stateful_rnn1")]
     assert [(r["seed"], r["seeds"]) for r in runs] == [(3, [3, 1]), (1, [3, 1])]
     assert runs[1]["model"] == "models/sine/w2/stateful_rnn1/seed1/model.keras"
+    # One train rule per seed list of the study, each for the architectures that use it.
+    groups = {g["rule"]: (g["archs"], g["seeds"]) for g in seed_groups({"sine": sine})}
+    assert groups == {
+        "train_model_sine_seed_7": (["naive"], [7]),
+        "train_model_sine_seeds_7_to_8": (["rnn1"], [7, 8]),
+        "train_model_sine_seeds_3_1": (["stateful_rnn1"], [3, 1]),
+    }
 
 
 def run_bad_params(path, value, expected):
@@ -357,7 +364,7 @@ def test_params_that_plan_too_many_trained_models_are_refused_with_the_count():
     with pytest.raises(ParamsError) as error:
         validate_params(params, SCHEMA, source="big.yaml")
     assert str(error.value) == (
-        "big.yaml is invalid:\n  studies: these params plan 2211 trained models (4453 jobs), "
+        "big.yaml is invalid:\n  studies: these params plan 2211 trained models (2275 jobs), "
         "more than the 2000 one run may plan; studies.sine4 plans the most: lower its seeds, "
         "windows.lengths or architectures, or split the studies over several params files"
     )

@@ -292,23 +292,28 @@ def test_scored_gives_scaled_original_and_scale_free_errors():
     assert metrics["mae_orig"] == 5.0 and metrics["mase"] == 0.5  # naive in-sample MAE is 1
 
 
-def test_the_sequence_twin_is_built_once_per_model_and_follows_its_weights():
+def test_the_sequence_twin_is_built_once_per_architecture_and_follows_each_models_weights():
     from forecastlab.evaluation import _TWINS
 
     hp = dict(HP, units=3)
     model = random_model("rnn3")
     series = sine_wave(10, 4, 0.4, seed=0)[:30]
+    _TWINS.clear()
     first, _ = stateful_predict(model, "rnn3", hp, series)
-    twin = _TWINS[model][1]
+    ((twin, _),) = _TWINS.values()
     reset, _ = stateful_reset_predict(model, "rnn3", hp, series, 4)
-    assert _TWINS[model][1] is twin  # every stateful mode reuses it
     np.testing.assert_allclose(reset[:4], first[:4], rtol=1e-6)  # the same up to the reset
-    model.set_weights([w * 0.5 for w in model.get_weights()])
-    halved, _ = stateful_predict(model, "rnn3", hp, series)
+    # Another model of the same architecture (another seed) reuses the twin, with its weights.
+    other = random_model("rnn3")
+    other.set_weights([w * 0.5 for w in model.get_weights()])
+    halved, _ = stateful_predict(other, "rnn3", hp, series)
+    assert [twin_ for twin_, _ in _TWINS.values()] == [twin]  # every mode and model reuses it
     np.testing.assert_allclose(
-        halved, stateful_predict_stepwise(model, "rnn3", hp, series), atol=1e-5
+        halved, stateful_predict_stepwise(other, "rnn3", hp, series), atol=1e-5
     )
     assert not np.allclose(halved, first)
+    # The first model again: bitwise its first predictions, the twin's weights its again.
+    np.testing.assert_array_equal(stateful_predict(model, "rnn3", hp, series)[0], first)
 
 
 def test_a_dense_over_the_whole_sequence_equals_time_distributed_dense():
@@ -340,3 +345,15 @@ def test_traced_mc_dropout_passes_draw_the_masks_of_eager_ones():
     eager = np.stack([np.asarray(model(x, training=True))[..., 0] for _ in range(4)])
     np.testing.assert_array_equal(traced["mean"], eager.mean(axis=0))
     assert eager.std(axis=0).max() > 0  # dropout was on: the passes differ
+
+
+def test_stateless_predictions_of_models_sharing_a_clone_are_each_their_own():
+    from forecastlab.evaluation import predict
+
+    inputs = sliding_windows(sine_wave(10, 4, 0.4, seed=0), 4)[0]
+    first, halved = random_model("gru"), random_model("gru")
+    halved.set_weights([w * 0.5 for w in first.get_weights()])
+    for model in (first, halved, first):  # the second and third calls reuse the clone
+        predictions, hidden = stateless_predict(model, inputs)
+        np.testing.assert_array_equal(predictions, predict(model, inputs)[..., 0])
+        assert hidden.shape == (len(inputs), 3)

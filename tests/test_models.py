@@ -15,7 +15,8 @@ from forecastlab.models import (
     load_model,
     parameter_count,
 )
-from forecastlab.training import train
+from forecastlab.numerics import configure
+from forecastlab.training import SeedGroup
 from forecastlab.windows import model_targets
 from tests.conftest import (
     REPO,
@@ -82,9 +83,13 @@ def test_every_architecture_trains_saves_loads_and_predicts_the_same(tmp_path, a
     windows = tiny_windows()
     x = windows["train_inputs"]
     y = model_targets(windows, "train", hp["target"], target_steps(arch, hp))
-    model = compile_model(build_model(arch, hp, TINY_LENGTH, horizon=TINY_HORIZON), hp)
-    before = export_weights(model)
-    history = train(model, arch, hp, windows, tiny_series(), arch, seed=0)
+    group = SeedGroup(arch, hp, TINY_LENGTH, windows, tiny_series())
+    configure(0)
+    before = export_weights(
+        compile_model(build_model(arch, hp, TINY_LENGTH, horizon=TINY_HORIZON), hp)
+    )
+    history = group.train(0, arch)
+    model = group.model
     assert len(history.get("loss", [])) == (2 if architecture(arch).trained else 0)
     assert model.predict(x, verbose=0).shape == y.shape
     after = export_weights(model)

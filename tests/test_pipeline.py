@@ -20,6 +20,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from forecastlab import computations
+from forecastlab.layout import run_file
 from forecastlab.numerics import fingerprint, fingerprint_id
 from tests.conftest import BIN, REPO, free_port, make_pipeline_copy, run, tiny_params, wait_for
 from tests.test_computations import comparisons
@@ -127,8 +128,10 @@ def test_models_verified_and_logged_to_mlflow(repo):
         assert r.data.params["model.epochs"] == "3"
         assert "loss.png" in {a.path for a in client.list_artifacts(r.info.run_id)}
     # Progress in the job logs is a line per block of epochs, no progress bars.
-    log = (repo / "logs/train/sine/w2/rnn1/seed7.log").read_text()
+    # One job trains both seeds of a model, one after the other.
+    log = (repo / "logs/train/sine/w2/rnn1.log").read_text()
     assert "sine/w2/rnn1/seed7: epoch 3/3 loss=" in log and len(log) < 20_000
+    assert log.index("sine/w2/rnn1/seed7: evaluated") < log.index("sine/w2/rnn1/seed8: epoch")
 
 
 def test_the_terminal_shows_one_progress_line_per_finished_job(repo):
@@ -148,7 +151,8 @@ def test_the_terminal_shows_one_progress_line_per_finished_job(repo):
         s
         for s in said
         if re.match(
-            r"sine/w2/rnn1/seed7 trained and evaluated: val_loss \S+, \S+ s of training; "
+            r"sine/w2/rnn1 trained and evaluated: val_loss \S+ to \S+ over 2 seeds, \S+ s of "
+            r"training; "
             r"stateless MSE \S+, stateful MSE ",
             s,
         )
@@ -158,14 +162,17 @@ def test_the_terminal_shows_one_progress_line_per_finished_job(repo):
         s.startswith("book/w50/seq2seq/seed42 verified by hand: max |numpy - Keras| ") for s in said
     )
     # Snakemake's own job records are in its log file only.
-    assert "localrule train_model:" not in terminal and "Select jobs to execute" not in terminal
+    assert "localrule train_model" not in terminal and "Select jobs to execute" not in terminal
     log = sorted((repo / ".snakemake/log").glob("*.snakemake.log"))[0]  # the first run's
-    assert log.read_text().count("localrule train_model:") == terminal.count(" trained")
+    # One train rule per study and seed list, one job per model.
+    jobs = re.findall(r"^localrule (train_model_\w+):", log.read_text(), re.M)
+    assert len(jobs) == terminal.count(" trained") == len(list(repo.glob("models/*/*/*")))
+    assert "train_model_sine_seeds_7_to_8" in jobs and "train_model_sine_seed_7" in jobs
 
 
 def test_train_and_evaluate_logs_hold_no_known_noise(repo):
-    logs = list(repo.glob("logs/train/*/*/*/*.log"))
-    assert len(logs) == len(list(repo.glob("models/*/*/*/*/model.keras")))
+    logs = list(repo.glob("logs/train/*/*/*.log"))  # one per model, for all its seeds
+    assert len(logs) == len(list(repo.glob("models/*/*/*")))
     noise = ("E0000", "oneDNN custom operations", "Skipping variable loading", "absl::")
     assert [(log.name, n) for log in logs for n in noise if n in log.read_text()] == []
 
@@ -640,7 +647,15 @@ def test_param_changes_redo_only_what_they_touch(repo):
     assert len(history["history"]["loss"]) == 4
     assert len(mlflow_runs(repo)[1]) == 14 + 4  # the parents are the same
 
-    # A third seed trains that seed's models only, and joins their parents.
+    # A third seed reruns its model's job, which trains all three seeds in one group: the
+    # first two come out bitwise as they were, and the seed joins its model's parent run.
+    kept = {
+        path: path.read_bytes()
+        for length in (2, 5)
+        for seed in (7, 8)
+        for role in ("weights", "eval", "predictions", "verify", "hidden")
+        for path in [repo / run_file(role, f"sine/w{length}/rnn1/seed{seed}")]
+    }
     set_param(repo, ["studies", "sine", "models", "rnn1", "seeds"], 3)
     run(["dvc", "repro"], repo)
     models_seeded = mtimes(repo, "models/**/*.keras")
@@ -648,9 +663,17 @@ def test_param_changes_redo_only_what_they_touch(repo):
         "models/sine/w2/rnn1/seed9/model.keras",
         "models/sine/w5/rnn1/seed9/model.keras",
     }
-    assert {p: models_seeded[p] for p in models_after} == models_after
+    rerun = {
+        p.relative_to(repo).parent.as_posix()
+        for p in models_after
+        if models_seeded[p] != models_after[p]
+    }
+    assert rerun == {
+        f"models/sine/w{length}/rnn1/seed{seed}" for length in (2, 5) for seed in (7, 8)
+    }
+    assert {path: path.read_bytes() for path in kept} == kept
     client, runs = mlflow_runs(repo)
-    assert len(runs) == 18 + 2
+    assert len(runs) == 18 + 2 * 3  # each model's three seeds ran again
     parent = next(r for r in runs if r.data.tags.get("parent_of") == "sine/w5/rnn1")
     assert parent.data.tags["seeds"] == "7 8 9"
     nested = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]

@@ -52,6 +52,18 @@ def test_a_trained_model_shows_its_final_loss_and_training_time(tmp_path):
     assert job_summary("train_model", {"study": "sine"}, [baseline]) == "sine trained and evaluated"
 
 
+def test_a_model_trained_with_its_seeds_shows_their_loss_range_and_training_time(tmp_path):
+    histories = [
+        write(tmp_path / f"seed{seed}/history.json", {"final_loss": loss, "train_seconds": 2.5})
+        for seed, loss in ((7, 0.031), (8, 0.012), (9, 0.02))
+    ]
+    wildcards = {"study": "sine", "length": "2", "arch": "rnn1"}
+    # Each study and seed list has its train rule (forecastlab.layout.seed_groups).
+    assert job_summary("train_model_sine_seeds_7_to_9", wildcards, histories) == (
+        "sine/w2/rnn1 trained and evaluated: loss 0.012 to 0.031 over 3 seeds, 7.5 s of training"
+    )
+
+
 def test_an_evaluation_shows_the_stateless_and_stateful_mse_first(tmp_path):
     modes = {
         m: {"mse": v} for m, v in [("stateful", 0.077), ("stateful_all", 1), ("stateless", 2e-4)]

@@ -162,7 +162,7 @@ def test_a_store_locked_during_a_run_is_waited_for_and_changes_nothing(repo):
 
     results = {p: p.read_bytes() for p in sorted((repo / "results").rglob("*")) if p.is_file()}
     (repo / MODEL).unlink()  # retrain one model: every job after it logs to the store
-    log = repo / "logs/train/sine/w2/rnn1/seed7.log"
+    log = repo / "logs/train/sine/w2/rnn1.log"
     log.unlink()
     pipeline = subprocess.Popen(
         ["snakemake", "--cores", "2"],
@@ -189,7 +189,7 @@ def test_a_store_that_is_not_sqlite_stops_the_run_before_any_job(repo):
     whole = store.read_bytes()
     store.write_text("not a database\n")
     (repo / MODEL).unlink()
-    log = repo / "logs/train/sine/w2/rnn1/seed7.log"
+    log = repo / "logs/train/sine/w2/rnn1.log"
     log.unlink()
     try:
         result = snakemake(repo)
@@ -211,7 +211,7 @@ def test_a_store_that_is_not_sqlite_stops_the_run_before_any_job(repo):
 def test_a_training_job_killed_in_a_rerun_is_redone_and_its_run_closed(repo):
     edit_params(repo, lambda studies: studies["sine"]["models"]["rnn1"].update(epochs=1000))
     locked_training = locked(repo, "train")
-    log = repo / "logs/train/sine/w2/rnn1/seed7.log"
+    log = repo / "logs/train/sine/w2/rnn1.log"
     log.unlink()  # the last training's, until the rerun starts
     repro = subprocess.Popen(
         ["dvc", "repro"], cwd=repo, env=command_env(), stdout=subprocess.DEVNULL

@@ -274,3 +274,39 @@ def test_summarize_takes_2000_runs_from_the_compact_studies_mapping(tmp_path):
     with open(tmp_path / "mcs.csv", newline="") as handle:
         members = list(csv.DictReader(handle))
     assert len(members) == 320 and {m["seeds"] for m in members if m["model"] == "lstm"} == {"7"}
+
+
+def test_train_fails_naming_the_seed_that_failed(tmp_path, monkeypatch):
+    from forecastlab.tracking import init_store
+    from tests.conftest import tiny_model_hp, tiny_series
+
+    raw, prepared = tmp_path / "raw.csv", tmp_path / "prepared.npz"
+    raw.write_text("t,value\n" + "".join(f"{t},{v}\n" for t, v in enumerate(tiny_series(120))))
+    split = ("--split", '{"test_share": 0.25}', "--scaler", "none", "--output", prepared)
+    assert script("split", "--input", raw, "--study", "sine", *split).returncode == 0
+    windows = tmp_path / "w4.npz"
+    cut = ("--cut", "sliding", "--targets", "next", "--output", windows)
+    assert (
+        script("window", "--input", prepared, "--study", "sine", "--length", 4, *cut).returncode
+        == 0
+    )
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    init_store(uri, ["sine"])
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    (tmp_path / "2/model.keras").mkdir(parents=True)  # seed 2's model cannot be written
+    (tmp_path / "2/model.keras/in_the_way").touch()
+    names = {"model": "model.keras", "history": "history.json", "metrics": "eval.json"}
+    files = []
+    for role in ("model", "weights", "history", "metrics", "predictions"):
+        name = names.get(role, f"{role}.npz")
+        files += [f"--{role}", tmp_path / "1" / name, tmp_path / "2" / name]
+    result = script(
+        "train",
+        *("--windows", windows, "--prepared", prepared, "--study", "sine", "--length", 4),
+        *("--arch", "linear", "--seeds", 1, 2, "--data-params", "{}"),
+        *("--hyperparams", json.dumps(tiny_model_hp("linear")), *files),
+    )
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert re.match(r"SeedFailed: sine/w4/linear/seed2 failed: ", last), last
+    assert (tmp_path / "1/eval.json").exists() and not (tmp_path / "2/weights.npz").exists()

@@ -12,8 +12,7 @@ into the test part) and reset every L steps; each is also one `predict` call.
 from __future__ import annotations
 
 import json
-import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import keras
@@ -66,22 +65,32 @@ def _predict_sequences(
     return predictions.reshape(n, steps), hidden.reshape(n, steps, -1)
 
 
-# model -> (its arch and hyperparameters, the twin, the twin with its hidden output)
-_TWINS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# What a twin stands in for -> (the twin, the twin with its hidden output): the latest few.
+_TWINS: dict[str, tuple[keras.Model, keras.Model]] = {}
+
+
+def _twin(key: str, build: Callable[[], keras.Model], model: keras.Model) -> keras.Model:
+    """The model `build` makes, also returning its hidden states, with `model`'s current
+    weights. Built once per `key`, so once for all the seeds a train job evaluates, and
+    traced once per input shape: tracing, not running, is most of a short evaluation."""
+    if key not in _TWINS:
+        if len(_TWINS) == 4:
+            del _TWINS[next(iter(_TWINS))]  # the oldest: another model's, done with
+        twin = build()
+        _TWINS[key] = (twin, _with_hidden(twin))
+    twin, with_hidden = _TWINS[key]
+    copy_weights(model, twin)
+    return with_hidden
 
 
 def _sequence_twin(model: keras.Model, arch: str, hp: Mapping[str, Any]) -> keras.Model:
-    """The return_sequences twin of `model`, also returning its hidden states, with
-    `model`'s current weights. Built once per model and traced once per input shape,
-    whichever stateful modes use it; its per-step Dense layers apply to the whole
-    sequence (build_model's time_distributed=False)."""
-    key = (arch, json.dumps(hp, sort_keys=True))
-    cached = _TWINS.get(model)
-    if cached is None or cached[0] != key:
-        twin = build_model(arch, hp, None, return_sequences=True, time_distributed=False)
-        cached = _TWINS[model] = (key, twin, _with_hidden(twin))
-    copy_weights(model, cached[1])
-    return cached[2]
+    """The return_sequences twin of `model`, whichever stateful modes use it: its per-step
+    Dense layers apply to the whole sequence (build_model's time_distributed=False)."""
+    return _twin(
+        json.dumps(["sequences", arch, hp], sort_keys=True),
+        lambda: build_model(arch, hp, None, return_sequences=True, time_distributed=False),
+        model,
+    )
 
 
 def stateless_predict(
@@ -93,7 +102,10 @@ def stateless_predict(
     value dropped ((n,) for next-value models), and the last recurrent layer's final
     states (n, units), or None for a model without one.
     """
-    outputs = predict(_with_hidden(model), inputs)
+    # A clone built once per configuration, so once for all of a train job's seeds.
+    key = json.dumps(["window", model.get_config()], sort_keys=True, default=repr)
+    twin = _twin(key, lambda: keras.models.clone_model(model), model)
+    outputs = predict(twin, inputs)
     predictions, hidden = outputs if isinstance(outputs, list) else (outputs, None)
     if predictions.shape[-1] == 1:
         predictions = predictions[..., 0]

@@ -58,6 +58,8 @@ RUN_FILES = {
     # The hand pass's carried hidden states, stateful_hidden (T, units); empty without one.
     "hidden": "results/verify/{run}/hidden.npz",
 }
+# The roles the train job makes (the verify job makes the others).
+TRAINED_FILES = ("model", "weights", "history", "eval", "predictions")
 
 
 # The pipeline's tables and reports, by role: what the summarize job writes, what
@@ -119,10 +121,14 @@ def run_file(role: str, name: str) -> str:
     return RUN_FILES[role].format(run=name)
 
 
-def run_pattern(role: str) -> str:
+def run_pattern(role: str, seed: int | None = None) -> str:
     """A run file's path as a Snakemake pattern, by role: RUN_FILES[role] with RUN's
-    wildcards (models/{study}/w{length}/{arch}/seed{seed}/model.keras)."""
-    return RUN_FILES[role].format(run=RUN)
+    wildcards (models/{study}/w{length}/{arch}/seed{seed}/model.keras), or a model's
+    wildcards and this seed (models/{study}/w{length}/{arch}/seed42/model.keras)."""
+    if seed is None:
+        return RUN_FILES[role].format(run=RUN)
+    run = RUN.format(study="{study}", length="{length}", arch="{arch}", seed=seed)
+    return RUN_FILES[role].format(run=run)
 
 
 def job_log(phase: str, job: str | None = None) -> str:
@@ -144,6 +150,38 @@ def model_seeds(spec: Mapping[str, Any], arch: str) -> list[int]:
     if not ARCHITECTURES[arch].trained:
         return [first]
     return list(range(first, first + seeds)) if isinstance(seeds, int) else list(seeds)
+
+
+# The rules that train a model's seeds, one per study and seed list (train.smk): a job
+# trains all the seeds of one model, so its rule lists every seed's files, and a rule's
+# outputs cannot depend on its wildcards. Their names start with the prefix.
+TRAIN_RULE = "train_model"
+
+
+def seed_groups(studies: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per study and seed list its architectures train with: the rule's name
+    (train_model_sine_seeds_42_to_46), the study, the architectures and the seeds."""
+    groups: dict[tuple[str, tuple[int, ...]], list[str]] = {}
+    for study, spec in studies.items():
+        for arch in dict.fromkeys(arch for _, arch in study_runs(spec)):
+            groups.setdefault((study, tuple(model_seeds(spec, arch))), []).append(arch)
+    return [
+        {
+            "rule": f"{TRAIN_RULE}_{study}_{_seeds_name(seeds)}",
+            "study": study,
+            "archs": archs,
+            "seeds": list(seeds),
+        }
+        for (study, seeds), archs in groups.items()
+    ]
+
+
+def _seeds_name(seeds: tuple[int, ...]) -> str:
+    if len(seeds) == 1:
+        return f"seed_{seeds[0]}"
+    if list(seeds) == list(range(seeds[0], seeds[0] + len(seeds))):
+        return f"seeds_{seeds[0]}_to_{seeds[-1]}"
+    return "seeds_" + "_".join(map(str, seeds))
 
 
 def study_runs(spec: Mapping[str, Any]) -> list[tuple[int, str]]:

@@ -19,7 +19,8 @@ TensorFlow's CPU kernels choose code paths by the processor's instruction set: i
 products (oneDNN's sgemm, also behind the Eigen contractions) are compiled at run time
 for the widest vector unit found, and with `TF_ENABLE_ONEDNN_OPTS` its graph rewrites add
 oneDNN's fused kernels, which do the same. numpy dispatches its transcendental functions
-the same way (float64 `exp` differs between AVX2 and AVX-512 paths). Capping both at
+the same way (float64 `exp` differs between AVX2 and AVX-512 paths), and XLA, which
+compiles the trainers, generates code for the processor it runs on. Capping all three at
 AVX2, turning the graph rewrites off, hiding GPUs and fixing the thread pools makes every
 kernel run the same code on every such machine; `bench/numerics_pin.py` measures what
 each setting changes and what the pin costs.
@@ -56,12 +57,19 @@ PINNED_ENVIRONMENT = {
     "CUDA_VISIBLE_DEVICES": "-1",  # CPU kernels only, on a machine with a GPU too
     "TF_NUM_INTEROP_THREADS": "1",
     "TF_NUM_INTRAOP_THREADS": "1",
+    # The trainers compile with XLA (forecastlab.training): its code generator targets the
+    # processor it runs on unless capped, XNNPACK's kernels choose their own paths, and its
+    # "platform dependent math" computes with the processor's approximate instructions
+    # (without turning it off, the weights differ under qemu, whose approximations are
+    # not this processor's).
+    "XLA_FLAGS": "--xla_cpu_max_isa=AVX2 --xla_cpu_enable_fast_math=false"
+    " --xla_cpu_use_xnnpack=false --xla_cpu_enable_platform_dependent_math=false",
 }
 # Thread pools of one: reductions split across threads sum in an order that depends on
 # how many there are. Jobs run side by side instead (Snakemake's --cores).
 THREADS = 1
 RECIPROCALS = "exact: RMSprop divides by DivNoNan, rsqrt as DivNoNan(1, sqrt)"
-BASELINE = "x86-64 AVX2+FMA (oneDNN AVX2, numpy X86_V3), TF graph rewrites off, 1 thread"
+BASELINE = "x86-64 AVX2+FMA (oneDNN AVX2, XLA AVX2, numpy X86_V3), TF graph rewrites off, 1 thread"
 
 # The instruction-set extensions the fingerprint lists, when /proc/cpuinfo has them.
 _ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_tile", "asimd")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from forecastlab.io import write_json
-from forecastlab.layout import MODEL, RUN, RUN_FILES, WINDOW
+from forecastlab.layout import MODEL, RUN, RUN_FILES, TRAIN_RULE, WINDOW
 from forecastlab.modes import VERSUS_STATELESS
 
 # What each rule did, as the line says it.
@@ -26,7 +26,7 @@ VERBS = {
     "acquire_series": "acquired",
     "split_series": "split and scaled",
     "window_series": "windows cut",
-    "train_model": "trained and evaluated",
+    TRAIN_RULE: "trained and evaluated",
     "verify_model": "verified by hand",
     "summarize_results": "results summarized",
     "track_models": "seed runs nested under one MLflow run per model",
@@ -49,29 +49,38 @@ def job_name(wildcards: Mapping[str, str]) -> str:
     return ""
 
 
-def _output(outputs: Sequence[str], role: str) -> dict[str, Any] | None:
-    """The JSON output file of `role` (forecastlab.layout.RUN_FILES), read; None if absent
-    or unreadable."""
+def _outputs(outputs: Sequence[str], role: str) -> list[dict[str, Any]]:
+    """The JSON output files of `role` (forecastlab.layout.RUN_FILES), read, in order (a
+    train job has one per seed); an absent or unreadable one is left out."""
     name = Path(RUN_FILES[role]).name
+    found = []
     for path in outputs:
         if Path(path).name == name:
             try:
-                return json.loads(Path(path).read_text())
+                found.append(json.loads(Path(path).read_text()))
             except (OSError, ValueError):
-                return None
-    return None
+                continue
+    return found
+
+
+def _output(outputs: Sequence[str], role: str) -> dict[str, Any] | None:
+    """The first JSON output file of `role`, read; None if there is none."""
+    return next(iter(_outputs(outputs, role)), None)
 
 
 def _trained(outputs: Sequence[str]) -> str:
-    history = _output(outputs, "history")
-    if not history:
+    histories = _outputs(outputs, "history")
+    if not histories:
         return ""
-    loss = "final_val_loss" if "final_val_loss" in history else "final_loss"
-    if loss not in history:
+    loss = "final_val_loss" if "final_val_loss" in histories[0] else "final_loss"
+    if loss not in histories[0]:
         return ""  # a baseline: nothing to train
-    seconds = history.get("train_seconds")
-    training = f", {seconds:.1f} s of training" if seconds is not None else ""
-    return f"{loss.removeprefix('final_')} {history[loss]:.3g}{training}"
+    values = sorted(history[loss] for history in histories if loss in history)
+    shown = f"{values[0]:.3g}" if len(values) == 1 else f"{values[0]:.3g} to {values[-1]:.3g}"
+    seeds = f" over {len(histories)} seeds" if len(histories) > 1 else ""
+    seconds = [history["train_seconds"] for history in histories if "train_seconds" in history]
+    training = f", {sum(seconds):.1f} s of training" if seconds else ""
+    return f"{loss.removeprefix('final_')} {shown}{seeds}{training}"
 
 
 def _evaluated(outputs: Sequence[str]) -> str:
@@ -115,7 +124,7 @@ def _acquired(files: Sequence[str]) -> str:
 # A job's figure, from its files (outputs and logs).
 FIGURES: dict[str, Callable[[Sequence[str]], str]] = {
     "acquire_series": _acquired,
-    "train_model": _trained_and_evaluated,
+    TRAIN_RULE: _trained_and_evaluated,
     "verify_model": _verified,
 }
 
@@ -126,6 +135,7 @@ def job_summary(
     """What a finished job made, e.g. "sine/w2/rnn1 trained: val_loss 0.00017, 5.1 s of
     training"; the figure is left out when the job's outputs and logs do not hold it."""
     name = job_name(wildcards)
+    rule = TRAIN_RULE if rule.startswith(f"{TRAIN_RULE}_") else rule  # one per seed list
     verb = VERBS.get(rule, TARGET_VERB if rule.startswith("all") else f"{rule} done")
     said = f"{name} {verb}" if name else verb
     figure = FIGURES[rule]([*outputs, *logs]) if rule in FIGURES else ""

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -282,8 +283,7 @@ def phase_files(phase):
             ),
         ]
     if phase == "train":
-        roles = ("model", "weights", "history", "eval", "predictions")
-        return [path for role in roles for path in every(role)]
+        return [path for role in layout.TRAINED_FILES for path in every(role)]
     if phase == "verify":
         return every("verify")
     if not runs:

@@ -1,8 +1,11 @@
-"""Train one architecture on one study's windows and evaluate it on the test part.
+"""Train one architecture on one study's windows with each of its seeds, and evaluate
+each trained model on the test part.
 
-Writes the model, its weights and history, then scores it in every evaluation mode
-that applies (see forecastlab.modes) and writes eval.json and predictions.npz. One
-process does both, since TensorFlow's start-up is most of a short job's wall.
+The seeds train one after another through one compiled graph (forecastlab.training.
+SeedGroup). For each seed it writes the model, its weights and history, then scores it in
+every evaluation mode that applies (see forecastlab.modes) and writes eval.json and
+predictions.npz, each seed with its own MLflow run. One process does all, since
+TensorFlow's start-up and the graph's compilation are most of a short job's wall.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ from forecastlab.tracking import (
     supersede_runs,
     tracking_uri,
 )
-from forecastlab.windows import horizon_of
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -42,38 +44,65 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--arch", required=True)
     parser.add_argument("--hyperparams", type=json_object, required=True)
     parser.add_argument("--data-params", type=json_object, required=True, help="logged only")
-    parser.add_argument("--seed", type=int, required=True, help="this replicate's training seed")
-    parser.add_argument("--model", required=True, help=".keras file to write")
-    parser.add_argument("--weights", required=True, help=".npz of weights by layer/variable")
-    parser.add_argument("--history", required=True, help="history .json (with the MLflow run id)")
-    parser.add_argument("--metrics", required=True, help="eval .json to write")
-    parser.add_argument("--predictions", required=True, help="predictions .npz to write")
+    parser.add_argument("--seeds", type=int, nargs="+", required=True, help="training seeds")
+    # One file of each role per seed, in the order of --seeds.
+    outputs = {
+        "model": ".keras file to write",
+        "weights": ".npz of weights by layer/variable",
+        "history": "history .json (with the MLflow run id)",
+        "metrics": "eval .json to write",
+        "predictions": "predictions .npz to write",
+    }
+    for role, about in outputs.items():
+        parser.add_argument(f"--{role}", nargs="+", required=True, help=f"{about}, per seed")
     args = parser.parse_args(argv)
+    for role in outputs:
+        if len(getattr(args, role)) != len(args.seeds):
+            parser.error(
+                f"--{role} needs one file per seed ({len(args.seeds)}), got "
+                f"{len(getattr(args, role))}"
+            )
     configure_logging()
 
     # TensorFlow is imported only now, after argument errors had their chance to stop us.
-    from forecastlab.models import (
-        build_model,
-        compile_model,
-        export_weights,
-        load_model,
-        parameter_count,
-    )
-    from forecastlab.modes import Case, evaluate, flat_metrics
-    from forecastlab.training import train
+    from forecastlab.training import SeedGroup
 
-    configure(args.seed)
-    name = run_name(args.study, args.length, args.arch, args.seed)
-    hp = args.hyperparams
+    # Each seed's saved model is loaded afresh, so Keras traces a predict function per seed,
+    # as intended here; TensorFlow's warning about repeated tracing would say otherwise.
+    logging.getLogger("tensorflow").addFilter(
+        lambda record: "triggered tf.function retracing" not in record.getMessage()
+    )
+    configure(args.seeds[0])
     windows = read_npz(args.windows)
-    model = build_model(args.arch, hp, args.length, horizon=horizon_of(windows))
-    model = compile_model(model, hp)
-    weights_count = parameter_count(model)
+    prepared = read_npz(args.prepared)
+    group = SeedGroup(args.arch, args.hyperparams, args.length, windows, prepared["train"])
+    for index, seed in enumerate(args.seeds):
+        files = {role: getattr(args, role)[index] for role in outputs}
+        name = run_name(args.study, args.length, args.arch, seed)
+        try:
+            train_seed(args, group, seed, files, windows, prepared)
+        except Exception as error:
+            # The job fails as a whole (Snakemake removes every seed's files): say which.
+            raise SeedFailed(f"{name} failed: {error}") from error
+
+
+class SeedFailed(RuntimeError):
+    """One seed of the model's group failed: its name, and why."""
+
+
+def train_seed(args, group, seed: int, files: dict, windows: dict, prepared: dict) -> None:
+    """Train, save, evaluate and log one seed of the group, with its own MLflow run."""
+    from forecastlab.models import export_weights, load_model, parameter_count
+    from forecastlab.modes import Case, evaluate, flat_metrics
+
+    name = run_name(args.study, args.length, args.arch, seed)
+    hp = args.hyperparams
+    weights_count = parameter_count(group.model)
     run_params = {
         "study": args.study,
         "window": args.length,
         "architecture": args.arch,
-        "seed": args.seed,
+        "seed": seed,
         "model": hp,
         "data": args.data_params,
         "parameter_count": weights_count,
@@ -99,18 +128,17 @@ def main(argv: list[str] | None = None) -> None:
     # A failure from here on closes the run as FAILED.
     with failing_run(uri, run_id):
         started = time.perf_counter()
-        prepared = read_npz(args.prepared)
-        history = train(model, args.arch, hp, windows, prepared["train"], name, args.seed)
+        history = group.train(seed, name)
         seconds = time.perf_counter() - started
         logging.info("%s: trained in %.1f s", name, seconds)
 
-        with atomic_path(args.model) as tmp:
-            model.save(tmp)
-        write_npz(args.weights, export_weights(model))
+        with atomic_path(files["model"]) as tmp:
+            group.model.save(tmp)
+        write_npz(files["weights"], export_weights(group.model))
         final = {f"final_{key}": values[-1] for key, values in history.items()}
         environment = fingerprint()
         write_json(
-            args.history,
+            files["history"],
             {
                 "run_id": run_id,
                 "train_seconds": seconds,
@@ -121,18 +149,18 @@ def main(argv: list[str] | None = None) -> None:
             },
         )
         log_history(uri, run_id, history)
-        log_results(uri, run_id, {"train_seconds": seconds, **final}, artifacts=[args.weights])
+        log_results(uri, run_id, {"train_seconds": seconds, **final}, artifacts=[files["weights"]])
 
         # The evaluation scores the saved file, as anyone loading model.keras gets it, from
         # freshly seeded generators: MC-dropout's draws then depend on the seed alone, not
         # on how far training advanced the dropout layers' seed generators.
         started = time.perf_counter()
-        configure(args.seed)
-        saved = load_model(args.model)
-        result = evaluate(Case(saved, args.arch, hp, args.length, windows, prepared, args.seed))
+        configure(seed)
+        saved = load_model(files["model"])
+        result = evaluate(Case(saved, args.arch, hp, args.length, windows, prepared, seed))
         result.metrics["environment"] = environment
-        write_npz(args.predictions, result.arrays)
-        write_json(args.metrics, result.metrics)
+        write_npz(files["predictions"], result.arrays)
+        write_json(files["metrics"], result.metrics)
         log_results(uri, run_id, flat_metrics(result.metrics))
         log_figures(uri, run_id, figures(name, history, result))
         modes = result.metrics["modes"]
