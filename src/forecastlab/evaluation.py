@@ -65,8 +65,10 @@ def _predict_sequences(
     return predictions.reshape(n, steps), hidden.reshape(n, steps, -1)
 
 
-# What a twin stands in for -> (the twin, the twin with its hidden output): the latest few.
+# What a twin stands in for -> (the twin, the twin with its hidden output), for the last
+# TWINS_KEPT: a model's evaluation uses two (its window clone and its sequence twin).
 _TWINS: dict[str, tuple[keras.Model, keras.Model]] = {}
+TWINS_KEPT = 4
 
 
 def _twin(key: str, build: Callable[[], keras.Model], model: keras.Model) -> keras.Model:
@@ -74,7 +76,7 @@ def _twin(key: str, build: Callable[[], keras.Model], model: keras.Model) -> ker
     weights. Built once per `key`, so once for all the seeds a train job evaluates, and
     traced once per input shape: tracing, not running, is most of a short evaluation."""
     if key not in _TWINS:
-        if len(_TWINS) == 4:
+        if len(_TWINS) == TWINS_KEPT:
             del _TWINS[next(iter(_TWINS))]  # the oldest: another model's, done with
         twin = build()
         _TWINS[key] = (twin, _with_hidden(twin))
