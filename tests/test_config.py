@@ -92,12 +92,18 @@ def test_seeds_are_a_count_from_the_study_seed_or_a_list_and_baselines_have_one(
     runs = [r for r in runs_of({"sine": sine}) if (r["window"], r["arch"]) == (2, "stateful_rnn1")]
     assert [(r["seed"], r["seeds"]) for r in runs] == [(3, [3, 1]), (1, [3, 1])]
     assert runs[1]["model"] == "models/sine/w2/stateful_rnn1/seed1/model.keras"
-    # One train rule per seed list of the study, each for the architectures that use it.
-    groups = {g["rule"]: (g["archs"], g["seeds"]) for g in seed_groups({"sine": sine})}
+    # One train rule per seed list of the study, each for the architectures that use it,
+    # and a verify rule of the same name.
+    groups = {
+        g["rules"]["train_model"]: (g["archs"], g["seeds"]) for g in seed_groups({"sine": sine})
+    }
     assert groups == {
         "train_model_sine_seed_7": (["naive"], [7]),
         "train_model_sine_seeds_7_to_8": (["rnn1"], [7, 8]),
         "train_model_sine_seeds_3_1": (["stateful_rnn1"], [3, 1]),
+    }
+    assert {g["rules"]["verify_model"] for g in seed_groups({"sine": sine})} == {
+        name.replace("train_model", "verify_model") for name in groups
     }
 
 
@@ -364,7 +370,7 @@ def test_params_that_plan_too_many_trained_models_are_refused_with_the_count():
     with pytest.raises(ParamsError) as error:
         validate_params(params, SCHEMA, source="big.yaml")
     assert str(error.value) == (
-        "big.yaml is invalid:\n  studies: these params plan 2211 trained models (2275 jobs), "
+        "big.yaml is invalid:\n  studies: these params plan 2211 trained models (97 jobs), "
         "more than the 2000 one run may plan; studies.sine4 plans the most: lower its seeds, "
         "windows.lengths or architectures, or split the studies over several params files"
     )

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from packaging.utils import canonicalize_name
 
-from forecastlab.layout import TRAIN_RULE
+from forecastlab import layout
 from tests.conftest import REPO
 
 RULE_FILES = sorted((REPO / "workflow/rules").glob("*.smk"))
@@ -25,11 +25,15 @@ def locked() -> dict[str, str]:
 
 def rule_environments() -> dict[str, str]:
     """rule name -> the path its conda directive gives, for every rule that runs a command
-    (the train rules, one per study and seed list, made in a loop, as train_model)."""
+    (the train and verify rules, one each per study and seed list, made in a loop, by the
+    name their names start with: train_model, verify_model)."""
     found = {}
     for path in RULE_FILES:
         for block in re.split(r"^(?=[ ]*rule\b)", path.read_text(), flags=re.M)[1:]:
-            name = re.match(r"\s*rule\s*(\w*):", block).group(1) or TRAIN_RULE
+            name = re.match(r"\s*rule\s*(\w*):", block).group(1)
+            if not name:
+                kind = re.search(r'group\["rules"\]\[layout\.(\w+)\]', block).group(1)
+                name = getattr(layout, kind)
             assert "    shell:" in block, f"{path.name}: rule {name} runs no shell command"
             conda = re.search(r'^\s+conda:\n\s+"([^"]+)"', block, re.M)
             assert conda, f"{path.name}: rule {name} names no conda environment"

@@ -159,15 +159,20 @@ def test_the_terminal_shows_one_progress_line_per_finished_job(repo):
     ]
     assert len(trained) == 1
     assert any(
-        s.startswith("book/w50/seq2seq/seed42 verified by hand: max |numpy - Keras| ") for s in said
+        s.startswith("book/w50/seq2seq verified by hand: max |numpy - Keras| ") for s in said
+    )
+    assert any(
+        re.match(r"sine/w2/rnn1 verified by hand: max \|numpy - Keras\| \S+ over 2 seeds", s)
+        for s in said
     )
     # Snakemake's own job records are in its log file only.
     assert "localrule train_model" not in terminal and "Select jobs to execute" not in terminal
     log = sorted((repo / ".snakemake/log").glob("*.snakemake.log"))[0]  # the first run's
-    # One train rule per study and seed list, one job per model.
-    jobs = re.findall(r"^localrule (train_model_\w+):", log.read_text(), re.M)
-    assert len(jobs) == terminal.count(" trained") == len(list(repo.glob("models/*/*/*")))
-    assert "train_model_sine_seeds_7_to_8" in jobs and "train_model_sine_seed_7" in jobs
+    # One train rule and one verify rule per study and seed list, one job each per model.
+    for kind, verb in (("train_model", " trained"), ("verify_model", " verified")):
+        jobs = re.findall(rf"^localrule ({kind}_\w+):", log.read_text(), re.M)
+        assert len(jobs) == terminal.count(verb) == len(list(repo.glob("models/*/*/*")))
+        assert f"{kind}_sine_seeds_7_to_8" in jobs and f"{kind}_sine_seed_7" in jobs
 
 
 def test_train_and_evaluate_logs_hold_no_known_noise(repo):

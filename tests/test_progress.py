@@ -84,6 +84,13 @@ def test_a_verification_shows_its_largest_error_and_missing_outputs_show_none(tm
     assert job_summary("verify_model", {}, [verified]) == (
         "verified by hand: max |numpy - Keras| 1.9e-05"
     )
+    # A job verifies a model's seeds: the largest error of them all, and how many.
+    other = {"stateless": {"max_abs_error": 3.1e-5}}
+    second = write(tmp_path / "seed2/verify.json", {"passed": True, "modes": other})
+    wildcards = {"study": "sine", "length": "2", "arch": "rnn1"}
+    assert job_summary("verify_model_sine_seeds_7_to_8", wildcards, [verified, second]) == (
+        "sine/w2/rnn1 verified by hand: max |numpy - Keras| 3.1e-05 over 2 seeds"
+    )
     (tmp_path / "bad/verify.json").parent.mkdir()
     (tmp_path / "bad/verify.json").write_text("{not json")
     assert (
@@ -123,7 +130,7 @@ def test_time_left_from_each_jobs_kind_with_how_sure_it_is():
 
 
 def test_job_kinds_and_last_walls_come_from_the_wildcards_and_benchmark_records(tmp_path):
-    wildcards = {"study": "sine", "length": "50", "arch": "gru", "seed": "43"}
+    wildcards = {"study": "sine", "length": "50", "arch": "gru"}
     assert job_kind("train_model", wildcards) == "train_model sine/w50/gru"
     assert job_kind("report_index", {}) == "report_index"
     record = tmp_path / "seed43.tsv"

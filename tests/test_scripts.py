@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,13 +108,17 @@ def model_files(tmp_path, monkeypatch):
     return files | {"model": tmp_path / "model.keras", "run_id": run_id}
 
 
-def verify(files, output, *hidden, check=True):
-    arguments = ["--name", "sine/w4/rnn1", "--arch", "rnn1", "--hyperparams", json.dumps(HP)]
-    for role in ("model", "weights", "windows", "predictions", "history"):
-        arguments += [f"--{role}", files[role]]
+def verify(files, output, *hidden, check=True, seeds=(1,)):
+    """verify.py on the model's seeds: `files` and `output` by seed where there are several."""
+    per_seed = [files] if len(seeds) == 1 else files
+    outputs = [output] if len(seeds) == 1 else output
+    arguments = ["--study", "sine", "--length", "4", "--arch", "rnn1", "--hyperparams"]
+    arguments += [json.dumps(HP), "--seeds", *seeds, "--windows", per_seed[0]["windows"]]
+    for role in ("model", "weights", "predictions", "history"):
+        arguments += [f"--{role}", *(seed_files[role] for seed_files in per_seed)]
     result = subprocess.run(
         [sys.executable, str(REPO / "workflow/scripts/verify.py"), *map(str, arguments)]
-        + ["--atol", "1e-5", "--output", str(output), *map(str, hidden)],
+        + ["--atol", "1e-5", "--output", *map(str, outputs), *map(str, hidden)],
         capture_output=True,
         text=True,
     )
@@ -121,25 +126,30 @@ def verify(files, output, *hidden, check=True):
     return result
 
 
-def test_verify_fails_naming_the_model_when_one_saved_weight_is_perturbed(model_files, tmp_path):
+def perturb(files):
+    """Change one weight of the model and its weights file alike after Keras predicted:
+    the hand pass then differs from Keras's predictions."""
     import keras
 
     from forecastlab.models import export_weights
 
+    model = keras.saving.load_model(files["model"], compile=False)
+    kernel = model.get_layer("RNN").weights[1]
+    kernel.assign(kernel.numpy() + np.eye(3, dtype="float32")[1] * 1e-3)
+    model.save(files["model"])
+    write_npz(files["weights"], export_weights(model))
+
+
+def test_verify_fails_naming_the_model_when_one_saved_weight_is_perturbed(model_files, tmp_path):
     verify(model_files, tmp_path / "verify.json")
     assert json.loads((tmp_path / "verify.json").read_text())["passed"]
     (tmp_path / "verify.json").unlink()
 
-    # The model and its weights changed alike after Keras predicted: the hand pass differs.
-    model = keras.saving.load_model(model_files["model"], compile=False)
-    kernel = model.get_layer("RNN").weights[1]
-    kernel.assign(kernel.numpy() + np.eye(3, dtype="float32")[1] * 1e-3)
-    model.save(model_files["model"])
-    write_npz(model_files["weights"], export_weights(model))
+    perturb(model_files)
     result = verify(model_files, tmp_path / "verify.json", check=False)
     assert result.returncode == 1
     assert re.search(
-        r"verification failed for sine/w4/rnn1: (stateless|stateful) mode, max \|hand - keras\| = [0-9.e-]+ "
+        r"verification failed for sine/w4/rnn1/seed1: (stateless|stateful) mode, max \|hand - keras\| = [0-9.e-]+ "
         r"> atol 1e-05 \+ rtol 0 x \|keras\| at index \[\d+(, \d+)*\] of \w+",
         result.stderr,
     ), result.stderr
@@ -149,6 +159,42 @@ def test_verify_fails_naming_the_model_when_one_saved_weight_is_perturbed(model_
     )  # closed as FAILED, saying why
     assert run.info.status == "FAILED"
     assert run.data.tags["mlflow.note.content"] in result.stderr
+
+
+def test_one_job_verifies_every_seed_and_fails_naming_only_the_seed_that_differs(
+    model_files, tmp_path
+):
+    from forecastlab.tracking import start_run
+
+    # A second seed: the same files copied, with its own MLflow run, then perturbed.
+    second = {}
+    for role in ("model", "weights", "predictions"):
+        second[role] = tmp_path / "seed2" / Path(model_files[role]).name
+        second[role].parent.mkdir(exist_ok=True)
+        second[role].write_bytes(Path(model_files[role]).read_bytes())
+    uri = os.environ["MLFLOW_TRACKING_URI"]
+    second_run = start_run(uri, "sine", "sine/w4/rnn1/seed2", {}, {})
+    second["history"] = tmp_path / "seed2/history.json"
+    second["history"].write_text(json.dumps({"run_id": second_run}))
+    second["windows"] = model_files["windows"]
+    outputs = [tmp_path / "verify1.json", tmp_path / "verify2.json"]
+
+    verify([model_files, second], outputs, seeds=(1, 2))
+    assert all(json.loads(output.read_text())["passed"] for output in outputs)
+
+    perturb(second)
+    result = verify([model_files, second], outputs, check=False, seeds=(1, 2))
+    assert result.returncode == 1
+    assert "verification failed for sine/w4/rnn1/seed2: " in result.stderr
+    assert "verification failed for 1 of 2 seeds: sine/w4/rnn1/seed2" in result.stderr
+    assert "failed for sine/w4/rnn1/seed1" not in result.stderr
+    assert "sine/w4/rnn1/seed1: hand forward equals Keras in every mode" in result.stderr
+    client = MlflowClient(uri)
+    assert client.get_run(model_files["run_id"]).info.status == "FINISHED"
+    assert client.get_run(second_run).info.status == "FAILED"
+
+    result = verify([model_files, second], outputs[:1], check=False, seeds=(1, 2))
+    assert result.returncode == 2 and "--output needs one file per seed (2), got 1" in result.stderr
 
 
 def test_verify_keeps_the_hand_states_it_checked_and_writes_the_same_report(model_files, tmp_path):

@@ -34,8 +34,8 @@ MAX_TRAINED_MODELS = 2000
 
 def planned_jobs(studies: Mapping[str, Any]) -> tuple[int, int]:
     """(trained models, jobs) the workflow plans for validated `studies`, a trained model
-    being one seed of one: a train job per model, for all its seeds, and a verify job per
-    seed; per study acquire and split jobs, a window job per length and, if it trains any
+    being one seed of one: a train job and a verify job per model, each for all its seeds;
+    per study acquire and split jobs, a window job per length and, if it trains any
     model, a report; then summarize, track_models, the computations and index reports and
     `all`."""
     train_jobs = sum(len(study_runs(spec)) for spec in studies.values())
@@ -44,7 +44,7 @@ def planned_jobs(studies: Mapping[str, Any]) -> tuple[int, int]:
     )
     lengths = sum(len(spec["windows"]["lengths"]) for spec in studies.values())
     reports = sum(bool(study_runs(spec)) for spec in studies.values())
-    return models, train_jobs + models + 2 * len(studies) + lengths + reports + 5
+    return models, 2 * train_jobs + 2 * len(studies) + lengths + reports + 5
 
 
 def params_file(environ: Mapping[str, str]) -> str:

@@ -12,7 +12,7 @@ which hands the server its script, arguments, working directory, environment and
 standard streams. The server forks a child that runs the script as `python script ...`
 would, from the state of an interpreter that has imported those modules and run nothing
 else, and sends its exit status back. Every job is still one Snakemake job with its own
-log, outputs and exit status, so adding a seed still runs only that seed's jobs. Without
+log, outputs and exit status, so adding a seed still reruns only its model's jobs. Without
 a server (FORECASTLAB_FORKSERVER unset or not answering: a cluster job, a conda
 environment, a script run by hand) the client runs the script itself; so it does when
 FORECASTLAB_FORKSERVER=off, which keeps Snakemake from starting one.

@@ -152,22 +152,32 @@ def model_seeds(spec: Mapping[str, Any], arch: str) -> list[int]:
     return list(range(first, first + seeds)) if isinstance(seeds, int) else list(seeds)
 
 
-# The rules that train a model's seeds, one per study and seed list (train.smk): a job
-# trains all the seeds of one model, so its rule lists every seed's files, and a rule's
-# outputs cannot depend on its wildcards. Their names start with the prefix.
+# The rules that train a model's seeds and that verify them, one each per study and seed
+# list (train.smk, verify.smk): a job trains, or verifies, all the seeds of one model, so
+# its rule lists every seed's files, and a rule's outputs cannot depend on its wildcards.
+# Their names start with these prefixes.
 TRAIN_RULE = "train_model"
+VERIFY_RULE = "verify_model"
+PER_MODEL_RULES = (TRAIN_RULE, VERIFY_RULE)
+
+
+def rule_kind(rule: str) -> str:
+    """The rule a job's rule is one of: train_model for train_model_sine_seeds_42_to_46,
+    any other rule itself."""
+    return next((kind for kind in PER_MODEL_RULES if rule.startswith(f"{kind}_")), rule)
 
 
 def seed_groups(studies: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One entry per study and seed list its architectures train with: the rule's name
-    (train_model_sine_seeds_42_to_46), the study, the architectures and the seeds."""
+    """One entry per study and seed list its architectures train with: the rules' names
+    by kind (rules["train_model"] is train_model_sine_seeds_42_to_46), the study, the
+    architectures and the seeds."""
     groups: dict[tuple[str, tuple[int, ...]], list[str]] = {}
     for study, spec in studies.items():
         for arch in dict.fromkeys(arch for _, arch in study_runs(spec)):
             groups.setdefault((study, tuple(model_seeds(spec, arch))), []).append(arch)
     return [
         {
-            "rule": f"{TRAIN_RULE}_{study}_{_seeds_name(seeds)}",
+            "rules": {kind: f"{kind}_{study}_{_seeds_name(seeds)}" for kind in PER_MODEL_RULES},
             "study": study,
             "archs": archs,
             "seeds": list(seeds),

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from forecastlab.io import write_json
-from forecastlab.layout import MODEL, RUN, RUN_FILES, TRAIN_RULE, WINDOW
+from forecastlab.layout import MODEL, RUN, RUN_FILES, TRAIN_RULE, VERIFY_RULE, WINDOW, rule_kind
 from forecastlab.modes import VERSUS_STATELESS
 
 # What each rule did, as the line says it.
@@ -27,7 +27,7 @@ VERBS = {
     "split_series": "split and scaled",
     "window_series": "windows cut",
     TRAIN_RULE: "trained and evaluated",
-    "verify_model": "verified by hand",
+    VERIFY_RULE: "verified by hand",
     "summarize_results": "results summarized",
     "track_models": "seed runs nested under one MLflow run per model",
     "report_study": "report rendered",
@@ -95,9 +95,15 @@ def _evaluated(outputs: Sequence[str]) -> str:
 
 
 def _verified(outputs: Sequence[str]) -> str:
-    modes = (_output(outputs, "verify") or {}).get("modes", {})
-    errors = [m["max_abs_error"] for m in modes.values() if "max_abs_error" in m]
-    return f"max |numpy - Keras| {max(errors):.2g}" if errors else ""
+    reports = _outputs(outputs, "verify")
+    errors = [
+        mode["max_abs_error"]
+        for report in reports
+        for mode in report.get("modes", {}).values()
+        if "max_abs_error" in mode
+    ]
+    seeds = f" over {len(reports)} seeds" if len(reports) > 1 else ""
+    return f"max |numpy - Keras| {max(errors):.2g}{seeds}" if errors else ""
 
 
 def _trained_and_evaluated(outputs: Sequence[str]) -> str:
@@ -125,7 +131,7 @@ def _acquired(files: Sequence[str]) -> str:
 FIGURES: dict[str, Callable[[Sequence[str]], str]] = {
     "acquire_series": _acquired,
     TRAIN_RULE: _trained_and_evaluated,
-    "verify_model": _verified,
+    VERIFY_RULE: _verified,
 }
 
 
@@ -135,7 +141,7 @@ def job_summary(
     """What a finished job made, e.g. "sine/w2/rnn1 trained: val_loss 0.00017, 5.1 s of
     training"; the figure is left out when the job's outputs and logs do not hold it."""
     name = job_name(wildcards)
-    rule = TRAIN_RULE if rule.startswith(f"{TRAIN_RULE}_") else rule  # one per seed list
+    rule = rule_kind(rule)  # a train or verify rule: one per seed list
     verb = VERBS.get(rule, TARGET_VERB if rule.startswith("all") else f"{rule} done")
     said = f"{name} {verb}" if name else verb
     figure = FIGURES[rule]([*outputs, *logs]) if rule in FIGURES else ""
@@ -155,10 +161,10 @@ PLAN = ".snakemake/forecastlab/plan.json"
 
 
 def job_kind(rule: str, wildcards: Mapping[str, str]) -> str:
-    """What a job is, up to its seed: its rule and model ("train_model sine/w50/gru"),
-    the jobs of one kind differing only by their replicate's seed."""
-    model = job_name({key: value for key, value in wildcards.items() if key != "seed"})
-    return f"{rule} {model}".strip()
+    """What a job is: its rule and what it makes, a model, window or study
+    ("train_model_sine_seeds_42_to_46 sine/w50/gru"), by which a job of the last run
+    and its job of this run are known as one."""
+    return f"{rule} {job_name(wildcards)}".strip()
 
 
 def recorded_wall(benchmark: str | Path | None) -> float | None:

@@ -40,7 +40,6 @@ wildcard_constraints:
     study="|".join(STUDIES),
     length=r"\d+",
     arch="[a-z][a-z0-9_]*",
-    seed=r"\d+",
 
 
 def start_forkserver():
@@ -156,11 +155,6 @@ def data_params_json(wildcards):
     spec = STUDIES[wildcards.study]
     keys = ("source", "split", "scaler", "windows")
     return json.dumps({key: spec[key] for key in keys}, sort_keys=True)
-
-
-def run_name_of(wildcards):
-    """The trained run's name, study/wL/arch/seedN (forecastlab.layout.RUN)."""
-    return layout.RUN.format(**wildcards)
 
 
 def hyperparams_json(wildcards):

@@ -13,7 +13,7 @@ for group in layout.seed_groups(STUDIES):
 
     rule:
         name:
-            group["rule"]
+            group["rules"][layout.TRAIN_RULE]
         wildcard_constraints:
             study=re.escape(group["study"]),
             arch="|".join(group["archs"]),

@@ -1,4 +1,5 @@
-"""Recompute a trained model's predictions by hand (numpy) and compare them with Keras's.
+"""Recompute a trained model's predictions by hand (numpy) and compare them with Keras's,
+for each of its seeds: one job per model, as one train job trained them.
 
 Reads the exported weights and Keras's predictions, not the model: no TensorFlow. The
 saved model file must hold bitwise the weights checked by hand (read with h5py): a damaged
@@ -25,6 +26,7 @@ from forecastlab.io import (
     write_json,
     write_npz,
 )
+from forecastlab.layout import run_name
 from forecastlab.tracking import (
     ensure_run,
     fail_run,
@@ -38,47 +40,76 @@ from forecastlab.windows import horizon_of
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--name", required=True, help="study/wL/arch/seedN: the MLflow run name, in messages"
-    )
+    parser.add_argument("--study", required=True)
+    parser.add_argument("--length", type=int, required=True)
     parser.add_argument("--arch", required=True)
     parser.add_argument("--hyperparams", type=json_object, required=True)
-    parser.add_argument("--model", required=True, help=".keras file (its weights checked)")
-    parser.add_argument("--weights", required=True, help="weights .npz")
+    parser.add_argument("--seeds", type=int, nargs="+", required=True, help="the model's seeds")
     parser.add_argument("--windows", required=True, help="windows .npz")
-    parser.add_argument("--predictions", required=True, help="Keras's predictions .npz")
-    parser.add_argument("--history", required=True, help="training history .json (run id)")
+    per_seed = {
+        "model": ".keras file (its weights checked)",
+        "weights": "weights .npz",
+        "predictions": "Keras's predictions .npz",
+        "history": "training history .json (run id)",
+        "output": "verify .json to write",
+        "hidden": ".npz to write: the hand pass's carried hidden states, which the study "
+        "report draws",
+    }
+    for role, about in per_seed.items():
+        parser.add_argument(
+            f"--{role}", nargs="+", required=role != "hidden", help=f"{about}, per seed"
+        )
     parser.add_argument("--atol", type=float, required=True)
     parser.add_argument("--stateful-atol", type=float, help="for the stateful pass (default atol)")
     parser.add_argument("--rtol", type=float, default=0.0, help="allowed share of |keras|")
-    parser.add_argument("--output", required=True, help="verify .json to write")
-    parser.add_argument(
-        "--hidden",
-        help=".npz to write: the hand pass's carried hidden states, which the study report draws",
-    )
     args = parser.parse_args(argv)
+    args.hidden = args.hidden or [None] * len(args.seeds)
+    for role in per_seed:
+        given = getattr(args, role)
+        if len(given) != len(args.seeds):
+            parser.error(f"--{role} needs one file per seed ({len(args.seeds)}), got {len(given)}")
     configure_logging()
 
-    # The run first, so that a failure anywhere below closes it as FAILED.
+    # Every seed is checked, so that the log names each that fails; a damaged model file
+    # ends the job at once (its seed's file removed, the model to be retrained).
     uri = tracking_uri()
-    run_id = ensure_run(uri, args.name, read_json(args.history)["run_id"])
-    with failing_run(uri, run_id):
-        return verify(args, uri, run_id)
+    windows = read_npz(args.windows)
+    failed = []
+    for index, seed in enumerate(args.seeds):
+        files = {role: getattr(args, role)[index] for role in per_seed}
+        name = run_name(args.study, args.length, args.arch, seed)
+        # The run first, so that a failure anywhere below closes it as FAILED.
+        run_id = ensure_run(uri, name, read_json(files["history"])["run_id"])
+        with failing_run(uri, run_id):
+            if not verify(args, name, files, windows, uri, run_id):
+                failed.append(name)
+    if failed:
+        count = f"{len(failed)} of {len(args.seeds)} seeds"
+        print(f"verification failed for {count}: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
 
 
-def verify(args: argparse.Namespace, uri: str, run_id: str) -> int:
-    """Compare, log the comparison to the run and close it: FINISHED if every mode is
-    within the tolerances (then write the report), else FAILED; return the exit code."""
-    weights = read_npz(args.weights)
+def verify(
+    args: argparse.Namespace,
+    name: str,
+    files: Mapping[str, str | None],
+    windows: Mapping[str, np.ndarray],
+    uri: str,
+    run_id: str,
+) -> bool:
+    """Compare one seed's model (`files` by role, as main's --model, --weights, ...), log
+    the comparison to its run and close it: FINISHED if every mode is within the
+    tolerances (then write the report), else FAILED; return whether it passed."""
+    weights = read_npz(files["weights"])
     try:
-        check_model_weights(args.model, weights)
+        check_model_weights(files["model"], weights)
     except ModelFileError as err:
         # The model file is a train job's output, not this job's: removing it is how the
         # next run learns to retrain the model (Snakemake reruns a job whose output is gone).
-        Path(args.model).unlink(missing_ok=True)
-        raise SystemExit(f"error: {err}; removed it, the next run retrains {args.name}") from None
-    windows = read_npz(args.windows)
-    predictions = read_npz(args.predictions)
+        Path(files["model"]).unlink(missing_ok=True)
+        raise SystemExit(f"error: {err}; removed it, the next run retrains {name}") from None
+    predictions = read_npz(files["predictions"])
     report = verify_predictions(
         args.arch,
         args.hyperparams,
@@ -100,23 +131,23 @@ def verify(args: argparse.Namespace, uri: str, run_id: str) -> int:
     if not report["passed"]:
         mode, result = next((m, r) for m, r in report["modes"].items() if not r["passed"])
         message = (
-            f"verification failed for {args.name}: {mode} mode, max |hand - keras| = "
+            f"verification failed for {name}: {mode} mode, max |hand - keras| = "
             f"{result['worst_error']:.3g} > atol {result['atol']:g} + rtol {args.rtol:g} x "
             f"|keras| at index {result['worst_index']} of {result['quantity']}"
         )
         print(message, file=sys.stderr)
         fail_run(uri, run_id, message)
-        return 1
-    write_json(args.output, report)
-    if args.hidden:
-        write_npz(args.hidden, carried_states(args, weights, predictions, horizon_of(windows)))
+        return False
+    write_json(files["output"], report)
+    if files["hidden"]:
+        write_npz(files["hidden"], carried_states(args, weights, predictions, horizon_of(windows)))
     finish_run(uri, run_id)
     logging.info(
         "%s: hand forward equals Keras in every mode (%s)",
-        args.name,
+        name,
         ", ".join(f"{mode} {r['max_abs_error']:.2g}" for mode, r in report["modes"].items()),
     )
-    return 0
+    return True
 
 
 def carried_states(
