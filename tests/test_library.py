@@ -137,7 +137,7 @@ def test_run_names_are_written_and_parsed_by_one_pattern():
         "arch": "gru",
         "seed": None,
     }
-    assert layout.run_pattern("model") == "models/{study}/w{length}/{arch}/seed{seed}/model.keras"
+    assert layout.run_pattern("model", 42) == "models/{study}/w{length}/{arch}/seed42/model.keras"
     with pytest.raises(ValueError, match="is not a model name"):
         layout.parse_run_name("sine/50/gru")
 

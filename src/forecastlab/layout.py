@@ -121,12 +121,9 @@ def run_file(role: str, name: str) -> str:
     return RUN_FILES[role].format(run=name)
 
 
-def run_pattern(role: str, seed: int | None = None) -> str:
-    """A run file's path as a Snakemake pattern, by role: RUN_FILES[role] with RUN's
-    wildcards (models/{study}/w{length}/{arch}/seed{seed}/model.keras), or a model's
+def run_pattern(role: str, seed: int) -> str:
+    """A run file's path as a Snakemake pattern, by role: RUN_FILES[role] with a model's
     wildcards and this seed (models/{study}/w{length}/{arch}/seed42/model.keras)."""
-    if seed is None:
-        return RUN_FILES[role].format(run=RUN)
     run = RUN.format(study="{study}", length="{length}", arch="{arch}", seed=seed)
     return RUN_FILES[role].format(run=run)
 
