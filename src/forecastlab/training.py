@@ -411,6 +411,8 @@ class SeedGroup:
         """Train the seed from its own start, as params ask; returns its history
         {"loss": [...], "val_loss": [...]} ({} for a baseline). `model` then holds it."""
         configure(seed)
+        # The window model is built even when the stateful twin is the one trained: the
+        # twin's initial weights are the random draws that follow the window model's.
         start = self._window_model()
         if self.architecture.stateful_training:
             start = self._stateful_twin()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from forecastlab.cli import configure_logging, json_object
+from forecastlab.cli import add_seed_files, configure_logging, json_object, seed_files
 from forecastlab.config import git_commit, params_hash
 from forecastlab.io import atomic_path, read_npz, write_json, write_npz
 from forecastlab.layout import WINDOW, run_name
@@ -44,8 +44,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--arch", required=True)
     parser.add_argument("--hyperparams", type=json_object, required=True)
     parser.add_argument("--data-params", type=json_object, required=True, help="logged only")
-    parser.add_argument("--seeds", type=int, nargs="+", required=True, help="training seeds")
-    # One file of each role per seed, in the order of --seeds.
     outputs = {
         "model": ".keras file to write",
         "weights": ".npz of weights by layer/variable",
@@ -53,15 +51,9 @@ def main(argv: list[str] | None = None) -> None:
         "metrics": "eval .json to write",
         "predictions": "predictions .npz to write",
     }
-    for role, about in outputs.items():
-        parser.add_argument(f"--{role}", nargs="+", required=True, help=f"{about}, per seed")
+    add_seed_files(parser, outputs)
     args = parser.parse_args(argv)
-    for role in outputs:
-        if len(getattr(args, role)) != len(args.seeds):
-            parser.error(
-                f"--{role} needs one file per seed ({len(args.seeds)}), got "
-                f"{len(getattr(args, role))}"
-            )
+    files_by_seed = seed_files(parser, args, outputs)
     configure_logging()
 
     # TensorFlow is imported only now, after argument errors had their chance to stop us.
@@ -76,8 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     windows = read_npz(args.windows)
     prepared = read_npz(args.prepared)
     group = SeedGroup(args.arch, args.hyperparams, args.length, windows, prepared["train"])
-    for index, seed in enumerate(args.seeds):
-        files = {role: getattr(args, role)[index] for role in outputs}
+    for seed, files in zip(args.seeds, files_by_seed, strict=True):
         name = run_name(args.study, args.length, args.arch, seed)
         try:
             train_seed(args, group, seed, files, windows, prepared)

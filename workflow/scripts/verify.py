@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from forecastlab.cli import configure_logging, json_object
+from forecastlab.cli import add_seed_files, configure_logging, json_object, seed_files
 from forecastlab.handcheck import forward, verify_predictions
 from forecastlab.io import (
     ModelFileError,
@@ -44,7 +44,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--length", type=int, required=True)
     parser.add_argument("--arch", required=True)
     parser.add_argument("--hyperparams", type=json_object, required=True)
-    parser.add_argument("--seeds", type=int, nargs="+", required=True, help="the model's seeds")
     parser.add_argument("--windows", required=True, help="windows .npz")
     per_seed = {
         "model": ".keras file (its weights checked)",
@@ -55,19 +54,12 @@ def main(argv: list[str] | None = None) -> int:
         "hidden": ".npz to write: the hand pass's carried hidden states, which the study "
         "report draws",
     }
-    for role, about in per_seed.items():
-        parser.add_argument(
-            f"--{role}", nargs="+", required=role != "hidden", help=f"{about}, per seed"
-        )
+    add_seed_files(parser, per_seed, optional=["hidden"])
     parser.add_argument("--atol", type=float, required=True)
     parser.add_argument("--stateful-atol", type=float, help="for the stateful pass (default atol)")
     parser.add_argument("--rtol", type=float, default=0.0, help="allowed share of |keras|")
     args = parser.parse_args(argv)
-    args.hidden = args.hidden or [None] * len(args.seeds)
-    for role in per_seed:
-        given = getattr(args, role)
-        if len(given) != len(args.seeds):
-            parser.error(f"--{role} needs one file per seed ({len(args.seeds)}), got {len(given)}")
+    files_by_seed = seed_files(parser, args, per_seed)
     configure_logging()
 
     # Every seed is checked, so that the log names each that fails; a damaged model file
@@ -75,8 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     uri = tracking_uri()
     windows = read_npz(args.windows)
     failed = []
-    for index, seed in enumerate(args.seeds):
-        files = {role: getattr(args, role)[index] for role in per_seed}
+    for seed, files in zip(args.seeds, files_by_seed, strict=True):
         name = run_name(args.study, args.length, args.arch, seed)
         # The run first, so that a failure anywhere below closes it as FAILED.
         run_id = ensure_run(uri, name, read_json(files["history"])["run_id"])
